@@ -1,0 +1,176 @@
+# libvexrt - the Vex async I/O runtime.
+#
+#   make                  build/libvexrt.a and build/libvexrt.so (soname libvexrt.so.0)
+#   make test             the Criterion suite (installs libcriterion-dev with apt-get
+#                         when missing and running as root, else prints the command)
+#   make asan             the same suite under AddressSanitizer + UBSan
+#   make tsan             the same test bodies under ThreadSanitizer, driven by the
+#                         project's own runner (Criterion cannot run under TSan)
+#   make run              the showcase example
+#   make bench            the compute benchmarks (JSON lines, see bench/)
+#   make check-freestanding   core/ + slab pools link with nothing but mem* symbols
+#   make install PREFIX=/usr/local   libraries, headers and vexrt.pc
+#   make clean
+#
+# Variables: CC (gcc or clang), BUILD (output folder), OPT (optimisation flags).
+
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O2 -g
+PREFIX  ?= /usr/local
+SAN     ?=
+
+ifeq ($(SAN),asan)
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
+ifeq ($(SAN),tsan)
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
+endif
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CSTD    := -std=c11
+INC     := -Iinclude -Icore -Ialloc -Iplatform
+LIBCFLAGS := $(CSTD) $(WARN) $(OPT) $(INC) -fPIC -fvisibility=hidden -DVEXRT_BUILDING \
+             $(SANFLAGS) $(EXTRA_CFLAGS)
+LDLIBS  := -lpthread
+
+
+CORE_SRCS  := $(wildcard core/*.c)
+ALLOC_SRCS := alloc/slab.c alloc/libc.c
+PLAT_SRCS  := platform/platform.c platform/posix/posix.c platform/linux/futex.c
+LIB_SRCS   := $(CORE_SRCS) $(ALLOC_SRCS) $(PLAT_SRCS)
+LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+HEADERS    := $(wildcard include/*.h include/vexrt/*.h core/*.h alloc/*.h platform/*.h platform/*/*.h)
+
+.PHONY: all lib test asan tsan run bench check-freestanding install clean criterion-deps \
+        test-build tsan-build examples
+
+all: lib examples
+
+lib: $(BUILD)/libvexrt.a $(BUILD)/libvexrt.so
+
+# Objects depend on a stamp named after the flags, so changing CC, OPT or SAN
+# for the same BUILD folder rebuilds everything.
+FLAGS_STAMP := $(BUILD)/.flags-$(shell echo '$(CC) $(LIBCFLAGS)' | md5sum | cut -c1-12)
+$(FLAGS_STAMP):
+	@mkdir -p $(BUILD) && rm -f $(BUILD)/.flags-* && touch $@
+
+$(BUILD)/obj/%.o: %.c $(HEADERS) $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIBCFLAGS) -c $< -o $@
+
+$(BUILD)/libvexrt.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libvexrt.so: $(LIB_OBJS)
+	$(CC) -shared -Wl,-soname,libvexrt.so.0 $(SANFLAGS) -o $(BUILD)/libvexrt.so.0 $^ $(LDLIBS)
+	ln -sf libvexrt.so.0 $@
+
+# --- Examples -------------------------------------------------------------
+
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+EXCFLAGS := $(CSTD) $(WARN) $(OPT) -Iinclude -D_GNU_SOURCE $(SANFLAGS)
+
+examples: $(EXAMPLES)
+
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libvexrt.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(EXCFLAGS) $< -o $@ $(BUILD)/libvexrt.a $(LDLIBS)
+
+run: $(BUILD)/examples/seed_example
+	$(BUILD)/examples/seed_example
+
+# --- Tests ----------------------------------------------------------------
+
+TEST_SRCS    := $(wildcard tests/api/*.c tests/core/*.c tests/alloc/*.c)
+SUPPORT_SRCS := $(wildcard tests/support/*.c)
+TESTCFLAGS   := $(CSTD) $(WARN) -Wno-missing-prototypes $(OPT) $(INC) -Itests -D_GNU_SOURCE \
+                $(SANFLAGS)
+
+criterion-deps:
+	@if [ ! -f /usr/include/criterion/criterion.h ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Criterion is missing: installing libcriterion-dev"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libcriterion-dev >/dev/null; \
+	  else \
+	    echo "Criterion is missing. Install it with:  sudo apt-get install -y libcriterion-dev"; \
+	    exit 1; \
+	  fi; \
+	fi
+
+# Criterion build: every test file and the support code in one binary.
+$(BUILD)/tests/vexrt-tests: $(TEST_SRCS) $(SUPPORT_SRCS) $(BUILD)/libvexrt.a $(wildcard tests/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(TESTCFLAGS) $(TEST_SRCS) $(SUPPORT_SRCS) -o $@ $(BUILD)/libvexrt.a -lcriterion $(LDLIBS)
+
+# Own-runner build (ThreadSanitizer): the same test files compiled against
+# tests/minicrit/criterion/, a small Criterion-compatible header and runner.
+$(BUILD)/tests/vexrt-tests-mini: $(TEST_SRCS) $(SUPPORT_SRCS) tests/minicrit/runner.c \
+                                 $(BUILD)/libvexrt.a $(wildcard tests/*/*.h tests/minicrit/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(TESTCFLAGS) -Itests/minicrit $(TEST_SRCS) $(SUPPORT_SRCS) tests/minicrit/runner.c \
+	  -o $@ $(BUILD)/libvexrt.a $(LDLIBS)
+
+test-build: criterion-deps $(BUILD)/tests/vexrt-tests $(EXAMPLES)
+
+test: test-build
+	$(BUILD)/tests/vexrt-tests --jobs 2
+	$(BUILD)/examples/seed_example > /dev/null
+
+asan:
+	$(MAKE) BUILD=build/asan SAN=asan OPT="-O1 -g" test
+
+tsan:
+	$(MAKE) BUILD=build/tsan SAN=tsan OPT="-O1 -g" tsan-run
+
+tsan-run: $(BUILD)/tests/vexrt-tests-mini
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" $(BUILD)/tests/vexrt-tests-mini
+
+# --- Benchmarks -----------------------------------------------------------
+
+$(BUILD)/vexrt-bench: bench/vexrt_bench.c $(BUILD)/libvexrt.a $(HEADERS)
+	$(CC) $(CSTD) $(WARN) -O2 -g -Iinclude -D_GNU_SOURCE $< -o $@ $(BUILD)/libvexrt.a $(LDLIBS)
+
+bench: $(BUILD)/vexrt-bench
+	@for w in spawn_many yield_many chained_spawn; do $(BUILD)/vexrt-bench $$w; done
+
+# --- Checks ---------------------------------------------------------------
+
+# core/ and the slab pools compiled freestanding, linked into one relocatable
+# object: the only undefined symbols allowed are the mem* functions a
+# compiler may emit for struct copies and zeroing.
+check-freestanding:
+	@rm -rf $(BUILD)/free && mkdir -p $(BUILD)/free
+	@for f in $(CORE_SRCS) alloc/slab.c; do \
+	  $(CC) $(CSTD) $(WARN) -O2 -ffreestanding -fno-builtin -Iinclude -Icore -Ialloc \
+	    -c $$f -o $(BUILD)/free/$$(echo $$f | tr / _).o || exit 1; \
+	done
+	@ld -r -o $(BUILD)/free/core.o $(BUILD)/free/*_*.o
+	@bad=$$(nm -u $(BUILD)/free/core.o | awk '{print $$2}' | grep -v -E '^(memcpy|memset|memmove|memcmp)$$'); \
+	if [ -n "$$bad" ]; then echo "check-freestanding: core/ needs: $$bad"; exit 1; fi
+	@bad=$$(grep -n '#include <' core/*.[ch] | grep -v -E '<(stddef|stdint|stdbool|stdatomic)\.h>'); \
+	if [ -n "$$bad" ]; then echo "check-freestanding: core/ includes:"; echo "$$bad"; exit 1; fi
+	@bad=$$(grep -n -E '(_WIN32|__linux__|__APPLE__|__FreeBSD__|(^|[^.>_a-z])(malloc|calloc|realloc|free)\(|errno)' core/*.[ch]); \
+	if [ -n "$$bad" ]; then echo "check-freestanding: OS-specific code in core/:"; echo "$$bad"; exit 1; fi
+	@bad=$$(nm -A $(BUILD)/libvexrt.a 2>/dev/null | grep -E ' U (malloc|calloc|realloc|free|aligned_alloc|posix_memalign|memalign)$$' | grep -v 'libc.o:'); \
+	if [ -n "$$bad" ]; then echo "check-freestanding: allocation bypassing the allocator vtable:"; echo "$$bad"; exit 1; fi
+	@echo "check-freestanding: ok (core/ and alloc/slab.c need only mem*; only alloc/libc.c calls the C allocator)"
+
+check-freestanding: $(BUILD)/libvexrt.a
+
+# --- Install --------------------------------------------------------------
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/vexrt $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(BUILD)/libvexrt.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libvexrt.so.0 $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libvexrt.so.0 $(DESTDIR)$(PREFIX)/lib/libvexrt.so
+	install -m 644 include/runtime.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/vexrt/*.h $(DESTDIR)$(PREFIX)/include/vexrt/
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: vexrt\nDescription: Vex async I/O runtime (M:N tasks, work stealing, timers, I/O)\nVersion: 0.1.0\nLibs: -L$${libdir} -lvexrt\nLibs.private: -lpthread\nCflags: -I$${includedir}\n' '$(PREFIX)' \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/vexrt.pc
+
+clean:
+	rm -rf build

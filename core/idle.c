@@ -1,0 +1,112 @@
+/* core/idle.c - which workers sleep, which search, and whom to wake.
+ *
+ * rt->idle packs (unparked << 32) | searching. The invariant every wake path
+ * relies on (Go's "spinning M" rule, Tokio's idle.rs):
+ *   - a producer publishes work, then does a seq_cst RMW on idle and wakes a
+ *     sleeper only if nobody is searching and somebody sleeps;
+ *   - a searcher that stops searching does a seq_cst RMW on idle and, if it
+ *     was the last searcher, rescans every queue before sleeping.
+ * Both sides' RMWs hit the same word, so they are totally ordered: either the
+ * producer sees no searcher and wakes one, or the last searcher's rescan sees
+ * the work. The decisive reads are RMWs, not loads (Tokio PR #1788).
+ * No OS calls except through plat.h. */
+#include "rt.h"
+
+#define SEARCHING_MASK ((uint64_t)0xFFFFFFFFu)
+#define UNPARKED_ONE ((uint64_t)1 << 32)
+
+VX_INLINE uint32_t searching_of(uint64_t s) { return (uint32_t)(s & SEARCHING_MASK); }
+VX_INLINE uint32_t unparked_of(uint64_t s) { return (uint32_t)(s >> 32); }
+
+bool vx_idle_try_search(Runtime *rt, VxWorker *w)
+{
+    if (w->searching) return true;
+    /* Sloppy cap (Tokio): at most half the workers search, so one spawn does
+     * not turn every sleeper into a thief. */
+    uint64_t s = atomic_load_explicit(&rt->idle, memory_order_seq_cst);
+    if (2 * searching_of(s) >= rt->nworkers) return false;
+    atomic_fetch_add_explicit(&rt->idle, 1, memory_order_seq_cst);
+    w->searching = true;
+    return true;
+}
+
+bool vx_idle_stop_search(Runtime *rt, VxWorker *w)
+{
+    if (!w->searching) return false;
+    w->searching = false;
+    uint64_t prev = atomic_fetch_sub_explicit(&rt->idle, 1, memory_order_seq_cst);
+    return searching_of(prev) == 1;
+}
+
+VX_INLINE bool should_wake(uint64_t s, uint32_t n)
+{
+    return searching_of(s) == 0 && unparked_of(s) < n;
+}
+
+void vx_idle_notify(Runtime *rt)
+{
+    /* The decisive read: an RMW, ordered against the last searcher's RMW. */
+    uint64_t s = atomic_fetch_add_explicit(&rt->idle, 0, memory_order_seq_cst);
+    if (!should_wake(s, rt->nworkers)) return;
+    VxWorker *target = NULL;
+    vx_lock(&rt->idle_lock, &rt->sys);
+    s = atomic_load_explicit(&rt->idle, memory_order_seq_cst);
+    if (should_wake(s, rt->nworkers) && rt->nsleepers > 0) {
+        uint32_t id = rt->sleepers[--rt->nsleepers];
+        target = &rt->workers[id];
+        target->in_sleepers = false;
+        /* The woken worker counts as unparked and searching from now on, so
+         * a second notify does not wake a second worker for the same work. */
+        atomic_fetch_add_explicit(&rt->idle, UNPARKED_ONE | 1, memory_order_seq_cst);
+    }
+    vx_unlock(&rt->idle_lock, &rt->sys);
+    if (target) vx_sched_unpark_worker(rt, target);
+}
+
+bool vx_idle_park(Runtime *rt, VxWorker *w)
+{
+    bool was_searching = w->searching;
+    w->searching = false;
+    vx_lock(&rt->idle_lock, &rt->sys);
+    uint64_t dec = UNPARKED_ONE | (was_searching ? 1 : 0);
+    uint64_t prev = atomic_fetch_sub_explicit(&rt->idle, dec, memory_order_seq_cst);
+    rt->sleepers[rt->nsleepers++] = w->id;
+    w->in_sleepers = true;
+    vx_unlock(&rt->idle_lock, &rt->sys);
+    return was_searching && searching_of(prev) == 1;
+}
+
+bool vx_idle_leave(Runtime *rt, VxWorker *w)
+{
+    bool notified;
+    vx_lock(&rt->idle_lock, &rt->sys);
+    if (w->in_sleepers) {
+        for (uint32_t i = 0; i < rt->nsleepers; i++) {
+            if (rt->sleepers[i] == w->id) {
+                rt->sleepers[i] = rt->sleepers[--rt->nsleepers];
+                break;
+            }
+        }
+        w->in_sleepers = false;
+        atomic_fetch_add_explicit(&rt->idle, UNPARKED_ONE, memory_order_seq_cst);
+        notified = false;
+    } else {
+        notified = true; /* a notifier took us out and counted us as searching */
+    }
+    vx_unlock(&rt->idle_lock, &rt->sys);
+    if (notified) w->searching = true;
+    return notified;
+}
+
+bool vx_idle_work_pending(Runtime *rt)
+{
+    if (vx_mpmc_len_hint(&rt->gq) || atomic_load_explicit(&rt->spill_len, memory_order_seq_cst))
+        return true;
+    for (uint32_t i = 0; i < rt->nworkers; i++) {
+        VxWorker *v = &rt->workers[i];
+        /* LIFO slots are not counted: their owner runs them next, and a thief
+         * woken for one would find nothing to steal (see sched.c on stalls). */
+        if (vx_lq_len(&v->q)) return true;
+    }
+    return false;
+}

@@ -1,0 +1,40 @@
+/* core/lock.h - a small mutex built on the platform's park/unpark (futex
+ * semantics), for the few cold paths that need one: the idle-worker list, the
+ * global queue's spill list and the foreign-thread task heap.
+ *
+ * States (Drepper, "Futexes Are Tricky", mutex #2): 0 unlocked, 1 locked,
+ * 2 locked with possible sleepers. A short spin first, because the critical
+ * sections are a handful of instructions. */
+#ifndef VX_LOCK_H
+#define VX_LOCK_H
+
+#include "plat.h"
+
+typedef struct VxLock {
+    _Atomic uint32_t word;
+} VxLock;
+
+VX_INLINE void vx_lock_init(VxLock *l) { atomic_init(&l->word, 0); }
+
+void vx_lock_slow(VxLock *l, const VxSys *sys);
+
+/* Takes the lock; may park the thread. */
+VX_INLINE void vx_lock(VxLock *l, const VxSys *sys)
+{
+    uint32_t z = 0;
+    /* acquire: the critical section sees the previous holder's writes. */
+    if (VX_LIKELY(atomic_compare_exchange_strong_explicit(&l->word, &z, 1, memory_order_acquire,
+                                                          memory_order_relaxed)))
+        return;
+    vx_lock_slow(l, sys);
+}
+
+/* Releases the lock, waking one sleeper if there may be one. */
+VX_INLINE void vx_unlock(VxLock *l, const VxSys *sys)
+{
+    /* release: pairs with the acquire in vx_lock. */
+    if (atomic_exchange_explicit(&l->word, 0, memory_order_release) == 2)
+        vx_plat_unpark(sys, &l->word, 1);
+}
+
+#endif /* VX_LOCK_H */

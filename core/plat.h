@@ -1,0 +1,82 @@
+/* core/plat.h - the only place in core/ that calls through the platform and
+ * allocator vtables. Argument checks, fault injection and tracing of OS calls
+ * belong here, so the rest of the core reads like plain function calls. */
+#ifndef VX_PLAT_H
+#define VX_PLAT_H
+
+#include "vx.h"
+
+/* What a runtime was given: the platform (borrowed, must outlive the runtime)
+ * and the allocator (copied at creation). */
+typedef struct VxSys {
+    const VexPlatform *p;
+    VexAllocator a;
+} VxSys;
+
+/* --- Memory --- */
+
+/* Returns size bytes aligned to align, or NULL. */
+VX_INLINE void *vx_mem_alloc(const VxSys *s, size_t size, size_t align)
+{
+    if (size == 0) size = 1;
+    return s->a.alloc(s->a.ctx, size, align);
+}
+
+/* Frees a block from vx_mem_alloc with the same size and align; NULL is a no-op. */
+VX_INLINE void vx_mem_free(const VxSys *s, void *ptr, size_t size, size_t align)
+{
+    if (ptr) s->a.free(s->a.ctx, ptr, size ? size : 1, align);
+}
+
+/* --- Time --- */
+
+VX_INLINE uint64_t vx_plat_now_ns(const VxSys *s) { return s->p->now_ns(s->p->ctx); }
+
+/* --- Parking --- */
+
+/* The platform takes a plain uint32_t pointer (public headers cannot use
+ * <stdatomic.h>); _Atomic uint32_t has the same size and representation. */
+VX_INLINE int vx_plat_park(const VxSys *s, _Atomic uint32_t *word, uint32_t expected,
+                           uint64_t timeout_ns)
+{
+    return s->p->park(s->p->ctx, (uint32_t *)(void *)word, expected, timeout_ns);
+}
+
+VX_INLINE void vx_plat_unpark(const VxSys *s, _Atomic uint32_t *word, uint32_t count)
+{
+    s->p->unpark(s->p->ctx, (uint32_t *)(void *)word, count);
+}
+
+/* --- Threads --- */
+
+VX_INLINE int vx_plat_thread_spawn(const VxSys *s, void *thread, vex_thread_func fn, void *arg)
+{
+    return s->p->thread_spawn(s->p->ctx, thread, fn, arg);
+}
+
+VX_INLINE int vx_plat_thread_join(const VxSys *s, void *thread)
+{
+    return s->p->thread_join(s->p->ctx, thread);
+}
+
+VX_INLINE uint32_t vx_plat_cpu_count(const VxSys *s)
+{
+    uint32_t n = s->p->cpu_count ? s->p->cpu_count(s->p->ctx) : 1;
+    return n ? n : 1;
+}
+
+/* --- Diagnostics --- */
+
+VX_INLINE void vx_plat_trace(const VxSys *s, const char *line)
+{
+    if (s->p->trace) s->p->trace(s->p->ctx, line);
+}
+
+/* Checks that a platform provides every required entry for the ABI it claims. */
+VX_INLINE bool vx_plat_valid(const VexPlatform *p)
+{
+    return p && p->abi_version >= 1 && p->abi_version <= VEX_PLATFORM_ABI &&
+           p->thread_spawn && p->thread_join && p->now_ns && p->park && p->unpark;
+}
+
+#endif /* VX_PLAT_H */

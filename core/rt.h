@@ -1,0 +1,161 @@
+/* core/rt.h - the runtime and worker objects shared by the core's files.
+ *
+ * Divisions: per-worker counters; the worker (run queue, LIFO slot, timer
+ * wheel, parker); the runtime (global queue, idle set, live-task count,
+ * lifecycle, pools); and the internal calls between sched.c, timer.c,
+ * idle.c and runtime.c. Nothing here is visible outside the library. */
+#ifndef VX_RT_H
+#define VX_RT_H
+
+#include "slab.h"
+#include "local_queue.h"
+#include "lock.h"
+#include "mpmc.h"
+#include "plat.h"
+#include "task.h"
+#include "timer.h"
+
+/* --- Counters --- */
+
+/* Per-worker counters: written by their worker only (a relaxed load and
+ * store, no read-modify-write), summed by runtime_get_stats. */
+enum {
+    VX_ST_SPAWNED, VX_ST_DONE, VX_ST_POLLER_EVENTS, VX_ST_IO_SUBMITTED, VX_ST_STEALS,
+    VX_ST_PARKS, VX_ST_UNPARKS, VX_ST_RESUMES, VX_ST_YIELDS, VX_ST_WAKEUPS,
+    VX_ST_TIMERS_ARMED, VX_ST_TIMERS_FIRED, VX_ST_TIMERS_CANCELLED, VX_ST_GLOBAL_PUSHES,
+    VX_ST_OVERFLOWS, VX_ST_CANCELS, VX_ST_IO_COMPLETED, VX_ST_BLOCKING_JOBS,
+    VX_ST_COUNT
+};
+
+typedef struct VxStats {
+    _Atomic uint64_t v[VX_ST_COUNT];
+} VxStats;
+
+#define VX_STAT_ADD(w, i, n) \
+    VX_STORE_RELAXED(&(w)->stats.v[i], VX_LOAD_RELAXED(&(w)->stats.v[i]) + (n))
+#define VX_STAT_INC(w, i) VX_STAT_ADD(w, i, 1)
+
+/* --- Worker --- */
+
+/* WorkerContext is what resume functions receive: one per worker, pointing
+ * at the task being resumed and collecting the awaits it registers. */
+struct WorkerContext {
+    Runtime *rt;
+    struct VxWorker *w;
+    VxTask *task;          /* current task; NULL between resumes */
+    VxTimer *await_timer;  /* timer armed by this resume (not yet in the wheel) */
+    IoHandle await_io;     /* handle of this resume's I/O await */
+    uint8_t await_events;  /* EventType bits; 0 = no I/O await */
+    uint8_t reason;        /* why this resume happened (VX_WAKE_*) */
+};
+
+enum { VX_PARK_EMPTY = 0, VX_PARK_SLEEPING = 1, VX_PARK_NOTIFIED = 2 };
+
+typedef struct VxWorker {
+    VxLocalQueue q;                /* own lines for head/tail; thieves read them */
+    VX_ALIGNED _Atomic(VxTask *) lifo; /* last task spawned or woken here; stealable */
+    /* Owner-only state. */
+    Runtime *rt;
+    uint32_t id;
+    _Atomic uint32_t tick;         /* scheduler iterations; read by sleepers watching for stalls */
+    uint32_t lifo_runs;            /* consecutive resumes taken from the LIFO slot */
+    bool searching;                /* counted in the idle word's searching half */
+    int64_t credits;               /* live-task credits held locally (see runtime.c) */
+    uint64_t rng;
+    uint64_t next_timer_check_ns;
+    WorkerContext ctx;
+    VxWheel wheel;
+    void *thread;                  /* platform thread handle (thread_size bytes) */
+    /* Written by other threads. */
+    VX_ALIGNED _Atomic(VxTimer *) timer_cancels; /* remote cancels, Treiber stack */
+    VX_ALIGNED _Atomic uint32_t park_state;      /* VX_PARK_* */
+    bool in_sleepers;                            /* guarded by rt->idle_lock */
+    VX_ALIGNED VxStats stats;
+} VxWorker;
+
+/* --- Runtime --- */
+
+enum { VX_PHASE_CREATED = 0, VX_PHASE_RUNNING = 1, VX_PHASE_STOPPING = 2 };
+
+/* rt->live: tasks alive plus credits held by workers; bit 62 = closed. */
+#define VX_LIVE_CLOSED ((int64_t)1 << 62)
+#define VX_CREDIT_BATCH 64
+#define VX_CREDIT_MAX 256
+
+struct Runtime {
+    VxSys sys;
+    uint32_t nworkers;
+    uint32_t tick_shift;
+    VxWorker *workers;
+
+    /* Global queue: bounded MPMC plus an unbounded spill list. Producers use
+     * the spill list while it is non-empty, so FIFO order holds per producer. */
+    VxMpmc gq;
+    VxMpmcCell *gq_cells;
+    size_t gq_capacity;
+    VX_ALIGNED VxLock spill_lock;  /* protects spill_head/tail */
+    VxTask *spill_head, *spill_tail;
+    _Atomic size_t spill_len;
+
+    /* Idle set: (unparked << 32) | searching, every access an RMW or seq_cst. */
+    VX_ALIGNED _Atomic uint64_t idle;
+    VxLock idle_lock;              /* protects sleepers[], nsleepers, in_sleepers */
+    uint32_t *sleepers;
+    uint32_t nsleepers;
+
+    VX_ALIGNED _Atomic int64_t live;
+
+    /* Lifecycle. */
+    VX_ALIGNED _Atomic uint32_t phase;  /* VX_PHASE_*; run() parks on it */
+    _Atomic bool stopping;              /* workers leave their loop */
+    _Atomic bool auto_shutdown;
+    _Atomic bool tracing;
+    bool threads_joined;
+    uint32_t threads_started;
+
+    /* Pools: tasks and timers, one heap per worker plus one shared heap
+     * (index nworkers) used under foreign_lock by threads that are not workers. */
+    VxSlab tasks;
+    VxSlab timers;
+    VxLock foreign_lock;
+
+    /* Counters of threads that are not workers. */
+    VX_ALIGNED _Atomic uint64_t foreign_spawns;
+    _Atomic uint64_t foreign_global_pushes;
+    _Atomic uint64_t foreign_cancels;
+    _Atomic uint64_t foreign_unparks;
+};
+
+#define VX_FOREIGN_HEAP(rt) ((rt)->nworkers)
+
+/* --- sched.c --- */
+void vx_sched_worker_main(void *arg);
+/* Queues a runnable task: on w's LIFO slot or ring when w is the calling
+ * worker, else on the global queue (waking a parked worker if needed). */
+void vx_sched_push(Runtime *rt, VxWorker *w, VxTask *t, bool lifo);
+void vx_sched_global_push(Runtime *rt, VxTask *t);
+int vx_sched_spawn(Runtime *rt, VxWorker *w, coro_resume_func fn, void *data);
+void vx_sched_stop(Runtime *rt);
+void vx_sched_unpark_worker(Runtime *rt, VxWorker *w);
+
+/* --- idle.c --- */
+bool vx_idle_try_search(Runtime *rt, VxWorker *w);
+bool vx_idle_stop_search(Runtime *rt, VxWorker *w);
+void vx_idle_notify(Runtime *rt);
+bool vx_idle_park(Runtime *rt, VxWorker *w);
+bool vx_idle_leave(Runtime *rt, VxWorker *w);
+bool vx_idle_work_pending(Runtime *rt);
+
+/* --- timer.c --- */
+int vx_timer_prepare(WorkerContext *ctx, uint64_t deadline_ns);
+void vx_timer_release(VxWorker *w, VxTask *t);
+void vx_timer_discard_pending(VxWorker *w);
+bool vx_timer_arm_pending(VxWorker *w, VxTask *t, uint64_t gen);
+bool vx_timer_run(VxWorker *w, uint64_t now_ns);
+uint64_t vx_timer_next_ns(VxWorker *w);
+
+/* --- runtime.c --- */
+void vx_live_return_credits(Runtime *rt, VxWorker *w);
+void vx_trace(Runtime *rt, const char *what, uint64_t a, uint64_t b);
+
+#endif /* VX_RT_H */

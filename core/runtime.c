@@ -1,0 +1,408 @@
+/* core/runtime.c - creating, running, stopping and destroying a runtime;
+ * live-task accounting; statistics; tracing; the seed API's entry points.
+ *
+ * Live tasks and auto-shutdown: a single counter touched by every spawn and
+ * every completion would bounce one cache line between all workers. Instead
+ * rt->live counts live tasks plus "credits" that workers hold: a worker takes
+ * credits in batches, spends one per spawn and earns one per completion, and
+ * hands everything back when it goes to sleep. So
+ *     rt->live == live tasks + sum of credits held,
+ * every term is >= 0, and rt->live == 0 exactly when no task is alive and no
+ * worker holds credits, which happens only once the last worker has gone
+ * idle. The thread whose return brings it to 0 closes it (CAS 0 -> CLOSED)
+ * and stops the runtime; a spawn that finds it CLOSED fails with
+ * VEX_ESHUTDOWN instead of being silently dropped. */
+#include "rt.h"
+#include "create.h"
+
+/* --- Tracing --- */
+
+static char *put_u64(char *p, char *end, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n && p < end) *p++ = tmp[--n];
+    return p;
+}
+
+static char *put_str(char *p, char *end, const char *s)
+{
+    while (*s && p < end) *p++ = *s++;
+    return p;
+}
+
+void vx_trace(Runtime *rt, const char *what, uint64_t a, uint64_t b)
+{
+    if (!atomic_load_explicit(&rt->tracing, memory_order_relaxed)) return;
+    char line[128];
+    char *p = line, *end = line + sizeof line - 1;
+    p = put_str(p, end, "vexrt: ");
+    p = put_str(p, end, what);
+    p = put_str(p, end, " ");
+    p = put_u64(p, end, a);
+    p = put_str(p, end, " ");
+    p = put_u64(p, end, b);
+    *p = 0;
+    vx_plat_trace(&rt->sys, line);
+}
+
+/* --- Live tasks --- */
+
+static void maybe_auto_shutdown(Runtime *rt)
+{
+    if (!atomic_load_explicit(&rt->auto_shutdown, memory_order_acquire)) return;
+    if (atomic_load_explicit(&rt->phase, memory_order_acquire) != VX_PHASE_RUNNING) return;
+    int64_t zero = 0;
+    if (atomic_compare_exchange_strong_explicit(&rt->live, &zero, VX_LIVE_CLOSED,
+                                                memory_order_acq_rel, memory_order_relaxed)) {
+        vx_trace(rt, "auto-shutdown", 0, 0);
+        vx_sched_stop(rt);
+    }
+}
+
+void vx_live_return_credits(Runtime *rt, VxWorker *w)
+{
+    int64_t c = w->credits;
+    w->credits = 0;
+    if (c) atomic_fetch_sub_explicit(&rt->live, c, memory_order_acq_rel);
+    maybe_auto_shutdown(rt);
+}
+
+/* --- Lifecycle --- */
+
+void vx_sched_stop(Runtime *rt)
+{
+    if (atomic_exchange_explicit(&rt->stopping, true, memory_order_acq_rel)) return;
+    atomic_fetch_or_explicit(&rt->live, VX_LIVE_CLOSED, memory_order_acq_rel);
+    atomic_store_explicit(&rt->phase, VX_PHASE_STOPPING, memory_order_release);
+    vx_plat_unpark(&rt->sys, &rt->phase, UINT32_MAX); /* run(), and workers not yet started */
+    for (uint32_t i = 0; i < rt->nworkers; i++) vx_sched_unpark_worker(rt, &rt->workers[i]);
+}
+
+static void join_threads(Runtime *rt)
+{
+    if (rt->threads_joined) return;
+    for (uint32_t i = 0; i < rt->threads_started; i++)
+        vx_plat_thread_join(&rt->sys, rt->workers[i].thread);
+    rt->threads_joined = true;
+}
+
+static void free_runtime(Runtime *rt)
+{
+    const VxSys sys = rt->sys;
+    vx_slab_destroy(&rt->tasks);
+    vx_slab_destroy(&rt->timers);
+    if (rt->workers) {
+        size_t tsz = sys.p->thread_size ? sys.p->thread_size : 1;
+        vx_mem_free(&sys, rt->workers[0].thread, tsz * rt->nworkers, 16);
+    }
+    vx_mem_free(&sys, rt->sleepers, sizeof(uint32_t) * rt->nworkers, _Alignof(uint32_t));
+    vx_mem_free(&sys, rt->workers, sizeof(VxWorker) * rt->nworkers, _Alignof(VxWorker));
+    vx_mem_free(&sys, rt->gq_cells, vx_mpmc_cells_size(rt->gq_capacity), _Alignof(VxMpmcCell));
+    vx_mem_free(&sys, rt, sizeof(Runtime), _Alignof(Runtime));
+    if (sys.p->fini) sys.p->fini(sys.p->ctx);
+}
+
+static unsigned tick_shift_for(uint64_t tick_ns)
+{
+    if (tick_ns == 0) return 10; /* 1.024 us */
+    unsigned s = 63 - vx_clz64(tick_ns);
+    return s > 32 ? 32 : s;
+}
+
+static size_t pow2_at_least(size_t v)
+{
+    size_t p = 2;
+    while (p < v && p < ((size_t)1 << 24)) p <<= 1;
+    return p;
+}
+
+static void init_worker(Runtime *rt, VxWorker *w, uint32_t id, void *thread, uint64_t now)
+{
+    vx_zero(w, sizeof *w);
+    vx_lq_init(&w->q, VX_LQ_MAX);
+    atomic_init(&w->lifo, NULL);
+    w->rt = rt;
+    w->id = id;
+    w->rng = 0x9E3779B97F4A7C15ULL * (id + 1) ^ (uint64_t)(uintptr_t)w;
+    if (!w->rng) w->rng = 1;
+    w->ctx.rt = rt;
+    w->ctx.w = w;
+    vx_wheel_init(&w->wheel, rt->tick_shift, now);
+    w->thread = thread;
+    atomic_init(&w->timer_cancels, NULL);
+    atomic_init(&w->park_state, VX_PARK_EMPTY);
+    for (int i = 0; i < VX_ST_COUNT; i++) atomic_init(&w->stats.v[i], 0);
+}
+
+/* Core of runtime_new: cfg's allocator and platform are already resolved
+ * (non-NULL). */
+int vx_runtime_new(const RuntimeConfig *cfg, Runtime **out)
+{
+    *out = NULL;
+    const VexPlatform *p = cfg->platform;
+    const VexAllocator *a = cfg->allocator;
+    if (!vx_plat_valid(p) || !a || !a->alloc || !a->free) return VEX_EINVAL;
+    if (cfg->workers < 0 || cfg->workers > VEX_MAX_WORKERS) return VEX_EINVAL;
+    if (p->init) {
+        int rc = p->init(p->ctx);
+        if (rc) return rc;
+    }
+    VxSys sys = {p, *a};
+    uint32_t n = cfg->workers ? (uint32_t)cfg->workers : vx_plat_cpu_count(&sys);
+    if (n > VEX_MAX_WORKERS) n = VEX_MAX_WORKERS;
+
+    Runtime *rt = (Runtime *)vx_mem_alloc(&sys, sizeof(Runtime), _Alignof(Runtime));
+    if (!rt) {
+        if (p->fini) p->fini(p->ctx);
+        return VEX_ENOMEM;
+    }
+    vx_zero(rt, sizeof *rt);
+    rt->sys = sys;
+    rt->nworkers = n;
+    rt->tick_shift = tick_shift_for(cfg->timer_tick_ns);
+    rt->gq_capacity = pow2_at_least(cfg->global_queue_capacity ? cfg->global_queue_capacity : 4096);
+    vx_lock_init(&rt->spill_lock);
+    vx_lock_init(&rt->idle_lock);
+    vx_lock_init(&rt->foreign_lock);
+    atomic_init(&rt->spill_len, 0);
+    atomic_init(&rt->idle, (uint64_t)n << 32); /* every worker starts unparked, none searching */
+    atomic_init(&rt->live, 0);
+    atomic_init(&rt->phase, VX_PHASE_CREATED);
+    atomic_init(&rt->stopping, false);
+    atomic_init(&rt->auto_shutdown, cfg->auto_shutdown);
+    atomic_init(&rt->tracing, cfg->tracing);
+    atomic_init(&rt->foreign_spawns, 0);
+    atomic_init(&rt->foreign_global_pushes, 0);
+    atomic_init(&rt->foreign_cancels, 0);
+    atomic_init(&rt->foreign_unparks, 0);
+
+    int rc = VEX_ENOMEM;
+    size_t tsz = p->thread_size ? p->thread_size : 1;
+    rt->gq_cells = (VxMpmcCell *)vx_mem_alloc(&sys, vx_mpmc_cells_size(rt->gq_capacity),
+                                              _Alignof(VxMpmcCell));
+    rt->workers = (VxWorker *)vx_mem_alloc(&sys, sizeof(VxWorker) * n, _Alignof(VxWorker));
+    rt->sleepers = (uint32_t *)vx_mem_alloc(&sys, sizeof(uint32_t) * n, _Alignof(uint32_t));
+    char *threads = (char *)vx_mem_alloc(&sys, tsz * n, 16);
+    if (!rt->gq_cells || !rt->workers || !rt->sleepers || !threads) {
+        if (rt->workers && threads) rt->workers[0].thread = threads;
+        else vx_mem_free(&sys, threads, tsz * n, 16);
+        goto fail_nothreads;
+    }
+    uint64_t now = vx_plat_now_ns(&sys);
+    for (uint32_t i = 0; i < n; i++) init_worker(rt, &rt->workers[i], i, threads + tsz * i, now);
+    vx_mpmc_init(&rt->gq, rt->gq_cells, rt->gq_capacity);
+    if (vx_slab_init(&rt->tasks, &rt->sys.a, sizeof(VxTask), offsetof(VxTask, next), n + 1) ||
+        vx_slab_init(&rt->timers, &rt->sys.a, sizeof(VxTimer), offsetof(VxTimer, e.next), n + 1))
+        goto fail_nothreads;
+
+    for (uint32_t i = 0; i < n; i++) {
+        rc = vx_plat_thread_spawn(&sys, rt->workers[i].thread, vx_sched_worker_main,
+                                  &rt->workers[i]);
+        if (rc) {
+            vx_sched_stop(rt);
+            join_threads(rt);
+            free_runtime(rt);
+            return rc < 0 ? rc : VEX_EAGAIN;
+        }
+        rt->threads_started++;
+    }
+    vx_trace(rt, "runtime created, workers", n, 0);
+    *out = rt;
+    return 0;
+
+fail_nothreads:
+    rt->threads_joined = true;
+    free_runtime(rt);
+    return rc;
+}
+
+int runtime_run(Runtime *rt)
+{
+    if (!rt) return VEX_EINVAL;
+    uint32_t ph = VX_PHASE_CREATED;
+    /* release: tasks spawned before run are visible to the workers, which
+     * acquire the phase. */
+    if (!atomic_compare_exchange_strong_explicit(&rt->phase, &ph, VX_PHASE_RUNNING,
+                                                 memory_order_acq_rel, memory_order_acquire)) {
+        if (ph == VX_PHASE_RUNNING) return VEX_EBUSY;
+        if (rt->threads_joined) return VEX_ESHUTDOWN;
+        join_threads(rt); /* shut down before it ran: finish promptly */
+        return 0;
+    }
+    vx_trace(rt, "run", rt->nworkers, 0);
+    vx_plat_unpark(&rt->sys, &rt->phase, UINT32_MAX);
+    /* Nothing spawned and auto-shutdown on: there is nothing to wait for. */
+    maybe_auto_shutdown(rt);
+    while (atomic_load_explicit(&rt->phase, memory_order_acquire) == VX_PHASE_RUNNING)
+        vx_plat_park(&rt->sys, &rt->phase, VX_PHASE_RUNNING, VEX_WAIT_FOREVER);
+    join_threads(rt);
+    vx_trace(rt, "run returned", 0, 0);
+    return 0;
+}
+
+int runtime_shutdown(Runtime *rt)
+{
+    if (!rt) return VEX_EINVAL;
+    vx_trace(rt, "shutdown requested", 0, 0);
+    vx_sched_stop(rt);
+    return 0;
+}
+
+int runtime_destroy(Runtime *rt)
+{
+    if (!rt) return 0;
+    if (atomic_load_explicit(&rt->phase, memory_order_acquire) == VX_PHASE_RUNNING &&
+        !rt->threads_joined)
+        return VEX_EBUSY;
+    vx_sched_stop(rt);
+    join_threads(rt);
+    free_runtime(rt);
+    return 0;
+}
+
+int runtime_enable_auto_shutdown(Runtime *rt, bool enabled)
+{
+    if (!rt) return VEX_EINVAL;
+    atomic_store_explicit(&rt->auto_shutdown, enabled, memory_order_release);
+    /* Enabled while every worker is already idle with nothing alive: nobody
+     * else would notice, so check here. */
+    if (enabled) maybe_auto_shutdown(rt);
+    return 0;
+}
+
+int runtime_set_tracing(Runtime *rt, bool enabled)
+{
+    if (!rt) return VEX_EINVAL;
+    atomic_store_explicit(&rt->tracing, enabled, memory_order_relaxed);
+    return 0;
+}
+
+int runtime_get_stats(Runtime *rt, RuntimeStats *out)
+{
+    if (!rt || !out) return VEX_EINVAL;
+    uint64_t v[VX_ST_COUNT] = {0};
+    for (uint32_t i = 0; i < rt->nworkers; i++)
+        for (int k = 0; k < VX_ST_COUNT; k++)
+            v[k] += atomic_load_explicit(&rt->workers[i].stats.v[k], memory_order_relaxed);
+    vx_zero(out, sizeof *out);
+    out->tasks_spawned = v[VX_ST_SPAWNED] +
+                         atomic_load_explicit(&rt->foreign_spawns, memory_order_relaxed);
+    out->tasks_done = v[VX_ST_DONE];
+    out->poller_events = v[VX_ST_POLLER_EVENTS];
+    out->io_submitted = v[VX_ST_IO_SUBMITTED];
+    out->steals = v[VX_ST_STEALS];
+    out->parks = v[VX_ST_PARKS];
+    out->unparks = v[VX_ST_UNPARKS];
+    out->resumes = v[VX_ST_RESUMES];
+    out->yields = v[VX_ST_YIELDS];
+    out->wakeups = v[VX_ST_WAKEUPS];
+    out->timers_armed = v[VX_ST_TIMERS_ARMED];
+    out->timers_fired = v[VX_ST_TIMERS_FIRED];
+    out->timers_cancelled = v[VX_ST_TIMERS_CANCELLED];
+    out->global_pushes = v[VX_ST_GLOBAL_PUSHES] +
+                         atomic_load_explicit(&rt->foreign_global_pushes, memory_order_relaxed);
+    out->overflows = v[VX_ST_OVERFLOWS];
+    out->cancels = v[VX_ST_CANCELS] + atomic_load_explicit(&rt->foreign_cancels,
+                                                            memory_order_relaxed);
+    out->io_completed = v[VX_ST_IO_COMPLETED];
+    out->blocking_jobs = v[VX_ST_BLOCKING_JOBS];
+    out->live_tasks = out->tasks_spawned >= out->tasks_done ? out->tasks_spawned - out->tasks_done : 0;
+    out->workers = rt->nworkers;
+    return 0;
+}
+
+/* --- Spawning --- */
+
+int runtime_spawn_global(Runtime *rt, coro_resume_func fn, void *data)
+{
+    if (!rt) return VEX_EINVAL;
+    return vx_sched_spawn(rt, NULL, fn, data);
+}
+
+/* A context is usable only by its worker, during a resume. */
+VX_INLINE bool ctx_live(const WorkerContext *ctx) { return ctx && ctx->task; }
+
+int worker_spawn_local(WorkerContext *ctx, coro_resume_func fn, void *data)
+{
+    if (!ctx_live(ctx)) return VEX_EINVAL;
+    return vx_sched_spawn(ctx->rt, ctx->w, fn, data);
+}
+
+/* --- Awaits --- */
+
+uint64_t worker_now_ns(WorkerContext *ctx)
+{
+    if (!ctx) return 0;
+    return vx_plat_now_ns(&ctx->rt->sys);
+}
+
+int worker_await_deadline(WorkerContext *ctx, uint64_t deadline_ns)
+{
+    if (!ctx_live(ctx)) return VEX_EINVAL;
+    return vx_timer_prepare(ctx, deadline_ns);
+}
+
+int worker_await_after(WorkerContext *ctx, uint64_t millis)
+{
+    if (!ctx_live(ctx)) return VEX_EINVAL;
+    uint64_t now = vx_plat_now_ns(&ctx->rt->sys);
+    uint64_t d = millis > UINT64_MAX / 1000000u ? UINT64_MAX : millis * 1000000u;
+    return vx_timer_prepare(ctx, d > UINT64_MAX - now ? UINT64_MAX : now + d);
+}
+
+int worker_await_ioh(WorkerContext *ctx, IoHandle h, EventType type)
+{
+    (void)h;
+    if (!ctx_live(ctx)) return VEX_EINVAL;
+    if (!(type & (EVENT_TYPE_READABLE | EVENT_TYPE_WRITABLE))) return VEX_EINVAL;
+    return VEX_ENOSYS; /* no poller in this build: the task is not parked on it */
+}
+
+int worker_await_io(WorkerContext *ctx, int fd, EventType type)
+{
+    if (fd < 0) {
+        if (!ctx_live(ctx)) return VEX_EINVAL;
+        return VEX_EBADF;
+    }
+    return worker_await_ioh(ctx, (IoHandle)fd, type);
+}
+
+/* --- Cancellation (the seed's per-task token) --- */
+
+CancelToken *worker_cancel_token(WorkerContext *ctx)
+{
+    if (!ctx_live(ctx)) return NULL;
+    return &ctx->task->tok;
+}
+
+bool cancel_requested(const CancelToken *t)
+{
+    if (!t) return false;
+    /* acquire: a task that sees the flag also sees what the canceller wrote before. */
+    return (atomic_load_explicit(&t->state, memory_order_acquire) & VX_TS_CANCELLED) != 0;
+}
+
+int cancel_request(CancelToken *tok)
+{
+    if (!tok) return VEX_EINVAL;
+    uint64_t s = atomic_fetch_or_explicit(&tok->state, VX_TS_CANCELLED, memory_order_acq_rel);
+    if (s & VX_TS_CANCELLED) return 0; /* already requested: one wake per token */
+    VxTask *t = (VxTask *)(void *)tok;
+    /* The runtime is the one whose pool the task's memory came from. */
+    Runtime *rt = VX_CONTAINER_OF(vx_slab_pool_of(t), Runtime, tasks);
+    atomic_fetch_add_explicit(&rt->foreign_cancels, 1, memory_order_relaxed);
+    /* Wake with the generation we saw: a parked task is made runnable, a
+     * queued or running one gets NOTIFIED (its next park is skipped). If the
+     * gen moved meanwhile, another wake got there first: nothing to do. */
+    if (vx_task_wake(t, vx_ts_gen(s), VX_WAKE_CANCELLED)) {
+        /* We do not know the calling thread, so the task goes through the
+         * global queue (with the full wake-up protocol). */
+        vx_sched_push(rt, NULL, t, false);
+    }
+    return 0;
+}

@@ -1,0 +1,499 @@
+/* core/sched.c - the worker loop: where tasks come from, how they run, and
+ * how an idle worker sleeps.
+ *
+ * Divisions: global queue (MPMC + spill list); pushing runnable tasks (LIFO
+ * slot, ring, overflow); spawning; resuming a task and what happens after;
+ * finding work (local, global, stealing); parking; the thread entry point.
+ *
+ * Order of sources for a worker (Go's findRunnable, Tokio's next_task):
+ * every 61st tick the global queue first (fairness) and due timers; then the
+ * LIFO slot (at most 3 in a row, since resumes are never preempted), the
+ * local ring, a batch from the global queue, stealing half of a random
+ * victim's ring; then timers; then sleep until the earliest timer. */
+#include "rt.h"
+
+#define GLOBAL_INTERVAL 61 /* ticks between fairness checks (Go, Tokio) */
+#define MAX_LIFO_RUNS 3    /* consecutive LIFO resumes before the ring gets a turn */
+
+/* --- Global queue --- */
+
+static void spill_append(Runtime *rt, VxTask *t)
+{
+    t->next = NULL;
+    vx_lock(&rt->spill_lock, &rt->sys);
+    if (rt->spill_tail)
+        rt->spill_tail->next = t;
+    else
+        rt->spill_head = t;
+    rt->spill_tail = t;
+    atomic_fetch_add_explicit(&rt->spill_len, 1, memory_order_seq_cst);
+    vx_unlock(&rt->spill_lock, &rt->sys);
+}
+
+/* Publishes t on the global queue (no wake-up). Any thread. */
+static void global_publish(Runtime *rt, VxTask *t)
+{
+    /* While anything waits in the spill list, new tasks queue behind it. */
+    if (atomic_load_explicit(&rt->spill_len, memory_order_relaxed) == 0 && vx_mpmc_push(&rt->gq, t))
+        return;
+    spill_append(rt, t);
+}
+
+void vx_sched_global_push(Runtime *rt, VxTask *t)
+{
+    global_publish(rt, t);
+    vx_idle_notify(rt);
+}
+
+static VxTask *global_pop(Runtime *rt)
+{
+    VxTask *t = (VxTask *)vx_mpmc_pop(&rt->gq);
+    if (t || atomic_load_explicit(&rt->spill_len, memory_order_acquire) == 0) return t;
+    vx_lock(&rt->spill_lock, &rt->sys);
+    t = rt->spill_head;
+    if (t) {
+        rt->spill_head = t->next;
+        atomic_fetch_sub_explicit(&rt->spill_len, 1, memory_order_relaxed);
+        /* Refill the bounded queue from the spill list, oldest first, so the
+         * lock-free path serves the next consumers. Each moved task is in the
+         * MPMC before spill_len stops counting it, which keeps producers
+         * queueing behind it. */
+        while (rt->spill_head) {
+            VxTask *h = rt->spill_head, *next = h->next; /* h may run and be freed once pushed */
+            if (!vx_mpmc_push(&rt->gq, h)) break;
+            rt->spill_head = next;
+            atomic_fetch_sub_explicit(&rt->spill_len, 1, memory_order_relaxed);
+        }
+        if (!rt->spill_head) rt->spill_tail = NULL;
+    }
+    vx_unlock(&rt->spill_lock, &rt->sys);
+    return t;
+}
+
+/* Takes a batch from the global queue into w's (empty) ring: a fair share,
+ * len / nworkers + 1, at most half a ring (Tokio). Returns one to run. */
+static VxTask *global_pull(VxWorker *w)
+{
+    Runtime *rt = w->rt;
+    size_t len = vx_mpmc_len_hint(&rt->gq) +
+                 atomic_load_explicit(&rt->spill_len, memory_order_relaxed);
+    if (len == 0) return NULL;
+    size_t n = len / rt->nworkers + 1;
+    uint32_t room = vx_lq_capacity(&w->q) / 2;
+    uint32_t used = vx_lq_len(&w->q);
+    room = used >= room ? 0 : room - used;
+    if (n > room + 1) n = room + 1;
+    VxTask *first = global_pop(rt);
+    if (!first) return NULL;
+    for (size_t i = 1; i < n; i++) {
+        VxTask *t = global_pop(rt);
+        if (!t) break;
+        vx_lq_push_owner(&w->q, t); /* room was reserved above */
+    }
+    return first;
+}
+
+/* --- Pushing runnable tasks --- */
+
+/* Wakes a sleeping worker if the idle word suggests one could help. A hint:
+ * a plain load, because the pushing worker runs the task itself if nobody
+ * else does; only pushes by threads that will not run the work (foreign
+ * spawns, wakes from outside) must use the RMW in vx_idle_notify. */
+VX_INLINE void maybe_notify(Runtime *rt)
+{
+    uint64_t s = atomic_load_explicit(&rt->idle, memory_order_relaxed);
+    if ((uint32_t)s == 0 && (uint32_t)(s >> 32) < rt->nworkers) vx_idle_notify(rt);
+}
+
+static VX_NOINLINE void push_overflow(VxWorker *w, VxTask *t)
+{
+    Runtime *rt = w->rt;
+    void *batch[VX_LQ_MAX / 2];
+    for (;;) {
+        uint32_t n = vx_lq_take_half_owner(&w->q, batch);
+        if (n == 0) {
+            if (vx_lq_push_owner(&w->q, t)) return; /* a thief made room */
+            continue;
+        }
+        for (uint32_t i = 0; i < n; i++) global_publish(rt, (VxTask *)batch[i]);
+        global_publish(rt, t);
+        VX_STAT_INC(w, VX_ST_OVERFLOWS);
+        VX_STAT_ADD(w, VX_ST_GLOBAL_PUSHES, n + 1);
+        maybe_notify(rt);
+        return;
+    }
+}
+
+/* Appends t to w's ring (w must be the calling worker). */
+VX_INLINE void push_back(VxWorker *w, VxTask *t)
+{
+    if (VX_UNLIKELY(!vx_lq_push_owner(&w->q, t))) {
+        push_overflow(w, t);
+        return;
+    }
+    maybe_notify(w->rt);
+}
+
+void vx_sched_push(Runtime *rt, VxWorker *w, VxTask *t, bool lifo)
+{
+    if (!w) {
+        atomic_fetch_add_explicit(&rt->foreign_global_pushes, 1, memory_order_relaxed);
+        vx_sched_global_push(rt, t);
+        return;
+    }
+    if (lifo) {
+        /* acq_rel: release publishes t to a thief taking the slot; acquire
+         * takes ownership of the previous occupant. */
+        t = atomic_exchange_explicit(&w->lifo, t, memory_order_acq_rel);
+        if (!t) return;
+    }
+    push_back(w, t);
+}
+
+/* --- Spawning --- */
+
+/* Live-task credits (see runtime.c): a worker spends one per spawn, and
+ * takes a batch from rt->live when it has none. False once the runtime is
+ * closed. */
+static bool take_credit(Runtime *rt, VxWorker *w)
+{
+    if (VX_LIKELY(w && w->credits > 0)) {
+        w->credits--;
+        return true;
+    }
+    int64_t want = w ? VX_CREDIT_BATCH : 1;
+    int64_t g = atomic_load_explicit(&rt->live, memory_order_relaxed);
+    do {
+        if (g & VX_LIVE_CLOSED) return false;
+    } while (!atomic_compare_exchange_weak_explicit(&rt->live, &g, g + want, memory_order_acq_rel,
+                                                    memory_order_relaxed));
+    if (w) w->credits += want - 1;
+    return true;
+}
+
+static VxTask *task_alloc(Runtime *rt, VxWorker *w)
+{
+    VxTask *t;
+    if (w) {
+        t = (VxTask *)vx_slab_alloc(&rt->tasks, w->id);
+    } else {
+        vx_lock(&rt->foreign_lock, &rt->sys);
+        t = (VxTask *)vx_slab_alloc(&rt->tasks, VX_FOREIGN_HEAP(rt));
+        vx_unlock(&rt->foreign_lock, &rt->sys);
+    }
+    return t;
+}
+
+VX_INLINE void task_free(Runtime *rt, VxWorker *w, VxTask *t)
+{
+    vx_slab_free(&rt->tasks, w ? w->id : VX_SLAB_FOREIGN, t);
+}
+
+int vx_sched_spawn(Runtime *rt, VxWorker *w, coro_resume_func fn, void *data)
+{
+    if (!fn) return VEX_EINVAL;
+    if (atomic_load_explicit(&rt->stopping, memory_order_relaxed)) return VEX_ESHUTDOWN;
+    VxTask *t = task_alloc(rt, w);
+    if (!t) return VEX_ENOMEM;
+    if (!take_credit(rt, w)) {
+        task_free(rt, w, t);
+        return VEX_ESHUTDOWN;
+    }
+    vx_task_reset_state(t);
+    t->fn = fn;
+    t->data = data;
+    t->next = NULL;
+    t->timer = NULL;
+    atomic_store_explicit(&t->wait_src, NULL, memory_order_relaxed);
+    atomic_store_explicit(&t->wait_gen, 0, memory_order_relaxed);
+    t->wait_kind = VX_WAIT_NONE;
+    t->io_events = 0;
+    if (w) {
+        VX_STAT_INC(w, VX_ST_SPAWNED);
+        vx_sched_push(rt, w, t, true);
+    } else {
+        atomic_fetch_add_explicit(&rt->foreign_spawns, 1, memory_order_relaxed);
+        vx_sched_push(rt, NULL, t, false);
+    }
+    return 0;
+}
+
+/* --- Resuming --- */
+
+static void task_done(VxWorker *w, VxTask *t)
+{
+    Runtime *rt = w->rt;
+    vx_task_retire(t);
+    task_free(rt, w, t);
+    VX_STAT_INC(w, VX_ST_DONE);
+    /* The finished task's credit stays with this worker; a large surplus
+     * goes back to rt->live in one RMW (its count can never reach zero here:
+     * we keep a batch). */
+    if (++w->credits > VX_CREDIT_MAX) {
+        int64_t give = w->credits - VX_CREDIT_BATCH;
+        w->credits = VX_CREDIT_BATCH;
+        atomic_fetch_sub_explicit(&rt->live, give, memory_order_acq_rel);
+    }
+}
+
+/* What happens after a resume returns: finish, yield, or park on the awaits
+ * it registered (see task.h for the protocol). */
+static void after_resume(VxWorker *w, VxTask *t, CoroStatus st)
+{
+    WorkerContext *ctx = &w->ctx;
+    if (t->timer) vx_timer_release(w, t); /* the previous wait is over */
+
+    if (VX_UNLIKELY(st != CORO_STATUS_RUNNING && st != CORO_STATUS_YIELDED)) {
+        /* DONE, and any value outside the enum: the task is finished and its
+         * data is never touched again; awaits it registered are dropped. */
+        if (ctx->await_timer) vx_timer_discard_pending(w);
+        ctx->await_events = 0;
+        task_done(w, t);
+        return;
+    }
+    if (!ctx->await_timer && !ctx->await_events) {
+        /* The next resume is not the result of a wake: drop the reason left
+         * by the last one. An RMW only on the first yield after a wake; a
+         * task that keeps yielding pays nothing here. */
+        if (ctx->reason != VX_WAKE_NONE)
+            atomic_fetch_and_explicit(&t->tok.state, ~VX_TS_REASON_MASK, memory_order_relaxed);
+        VX_STAT_INC(w, VX_ST_YIELDS);
+        push_back(w, t); /* a yield goes to the back, never to the LIFO slot */
+        return;
+    }
+    uint64_t gen = vx_ts_gen(atomic_load_explicit(&t->tok.state, memory_order_relaxed));
+    unsigned immediate = VX_WAKE_NONE;
+    if (ctx->await_timer && !vx_timer_arm_pending(w, t, gen)) immediate = VX_WAKE_TIMER;
+    if (ctx->await_events) {
+        /* No poller yet (the I/O layer adds one): worker_await_io refuses, so
+         * this is unreachable until then; wake at once rather than hang. */
+        ctx->await_events = 0;
+        immediate = VX_WAKE_ERROR;
+    }
+    /* A source that is already due wakes the task through the normal path:
+     * NOTIFIED is set, the park below consumes it and re-queues at once, and
+     * the bumped gen makes the other armed source stale. */
+    if (immediate != VX_WAKE_NONE) vx_task_wake(t, gen, immediate);
+    if (!vx_task_park(t)) push_back(w, t);
+}
+
+static void run_task(VxWorker *w, VxTask *t)
+{
+    WorkerContext *ctx = &w->ctx;
+    ctx->task = t;
+    ctx->await_timer = NULL;
+    ctx->await_events = 0;
+    ctx->reason = (uint8_t)vx_ts_reason(atomic_load_explicit(&t->tok.state,
+                                                              memory_order_relaxed));
+    VX_STAT_INC(w, VX_ST_RESUMES);
+    CoroStatus st = t->fn(ctx, t->data);
+    after_resume(w, t, st);
+    ctx->task = NULL;
+}
+
+/* --- Finding work --- */
+
+static void maintenance(VxWorker *w)
+{
+    if (w->wheel.count || atomic_load_explicit(&w->timer_cancels, memory_order_relaxed))
+        vx_timer_run(w, vx_plat_now_ns(&w->rt->sys));
+}
+
+static VxTask *next_task(VxWorker *w)
+{
+    Runtime *rt = w->rt;
+    VxTask *t;
+    uint32_t tick = VX_LOAD_RELAXED(&w->tick) + 1;
+    VX_STORE_RELAXED(&w->tick, tick); /* a plain store: only we write it */
+    if (VX_UNLIKELY(tick % GLOBAL_INTERVAL == 0)) {
+        maintenance(w);
+        /* Fairness: tasks that respawn each other cannot starve the global
+         * queue (Go's schedtick % 61). */
+        t = global_pop(rt);
+        if (t) return t;
+    }
+    if (atomic_load_explicit(&w->lifo, memory_order_relaxed)) {
+        /* acquire: takes the task published by the exchange in vx_sched_push. */
+        t = atomic_exchange_explicit(&w->lifo, NULL, memory_order_acquire);
+        if (t) {
+            if (w->lifo_runs < MAX_LIFO_RUNS) {
+                w->lifo_runs++;
+                return t;
+            }
+            push_back(w, t); /* budget spent: the ring gets a turn */
+        }
+    }
+    w->lifo_runs = 0;
+    t = (VxTask *)vx_lq_pop_owner(&w->q);
+    if (t) return t;
+    return global_pull(w);
+}
+
+static VxTask *steal_work(VxWorker *w)
+{
+    Runtime *rt = w->rt;
+    uint32_t n = rt->nworkers;
+    if (n > 1 && vx_idle_try_search(rt, w)) {
+        uint32_t start = vx_rand32(&w->rng) % n;
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t v = (start + i) % n;
+            if (v == w->id) continue;
+            uint32_t got;
+            VxTask *t = (VxTask *)vx_lq_steal_into(&rt->workers[v].q, &w->q, &got);
+            if (t) {
+                VX_STAT_ADD(w, VX_ST_STEALS, got);
+                return t;
+            }
+        }
+    }
+    return global_pull(w);
+}
+
+/* --- Parking --- */
+
+/* Sleeps on the worker's parker for at most timeout_ns. Returns true if
+ * another thread unparked us (the token is consumed). */
+static bool parker_park(VxWorker *w, uint64_t timeout_ns)
+{
+    uint32_t e = VX_PARK_NOTIFIED;
+    /* acquire: pairs with the release exchange in vx_sched_unpark_worker. */
+    if (atomic_compare_exchange_strong_explicit(&w->park_state, &e, VX_PARK_EMPTY,
+                                                memory_order_acquire, memory_order_relaxed))
+        return true;
+    e = VX_PARK_EMPTY;
+    if (!atomic_compare_exchange_strong_explicit(&w->park_state, &e, VX_PARK_SLEEPING,
+                                                 memory_order_acq_rel, memory_order_relaxed)) {
+        atomic_exchange_explicit(&w->park_state, VX_PARK_EMPTY, memory_order_acquire);
+        return true;
+    }
+    VX_STAT_INC(w, VX_ST_PARKS);
+    vx_plat_park(&w->rt->sys, &w->park_state, VX_PARK_SLEEPING, timeout_ns);
+    return atomic_exchange_explicit(&w->park_state, VX_PARK_EMPTY, memory_order_acquire) ==
+           VX_PARK_NOTIFIED;
+}
+
+void vx_sched_unpark_worker(Runtime *rt, VxWorker *w)
+{
+    /* release: what the waker published (a queued task) is visible to the
+     * worker once it consumes the token. */
+    if (atomic_exchange_explicit(&w->park_state, VX_PARK_NOTIFIED, memory_order_release) ==
+        VX_PARK_SLEEPING)
+        vx_plat_unpark(&rt->sys, &w->park_state, 1);
+}
+
+/* --- Stalls ---
+ *
+ * A resume is never preempted, so a worker stuck in a long one keeps the
+ * task in its LIFO slot (and, if nobody was woken for them, tasks in its
+ * ring) to itself (tokio#4941, #4730). A sleeping worker that sees another
+ * worker holding work sleeps at most STALL_NS at a time; if on waking that
+ * worker's tick has not moved, it is stuck, and the sleeper takes its ring
+ * and its LIFO task. Only then may a LIFO slot be stolen, so ping-pong pairs
+ * are not pulled apart while their worker makes progress (tokio#8065). */
+#define STALL_NS 2000000u
+
+static VxWorker *busy_victim(VxWorker *w)
+{
+    Runtime *rt = w->rt;
+    for (uint32_t i = 1; i < rt->nworkers; i++) {
+        VxWorker *v = &rt->workers[(w->id + i) % rt->nworkers];
+        if (atomic_load_explicit(&v->lifo, memory_order_relaxed) || vx_lq_len(&v->q)) return v;
+    }
+    return NULL;
+}
+
+/* Takes the stuck victim's ring (half) and LIFO task into w's empty ring. */
+static bool rescue(VxWorker *w, VxWorker *v)
+{
+    uint32_t got = 0;
+    VxTask *t = (VxTask *)vx_lq_steal_into(&v->q, &w->q, &got);
+    if (t) vx_lq_push_owner(&w->q, t);
+    VxTask *l = atomic_exchange_explicit(&v->lifo, NULL, memory_order_acquire);
+    if (l) {
+        vx_lq_push_owner(&w->q, l);
+        got++;
+    }
+    VX_STAT_ADD(w, VX_ST_STEALS, got);
+    return got != 0;
+}
+
+/* --- Parking --- */
+
+/* Puts an idle worker to sleep until it is notified, a timer is due, another
+ * worker is found stuck, or the runtime stops. Returns with the worker
+ * unparked again (possibly searching). */
+static void park_worker(VxWorker *w)
+{
+    Runtime *rt = w->rt;
+    vx_live_return_credits(rt, w); /* may start an auto-shutdown */
+    if (atomic_load_explicit(&rt->stopping, memory_order_acquire)) return;
+
+    bool last_searcher = vx_idle_park(rt, w);
+    /* The lost-wake-up guard: the last searcher to sleep rescans every queue
+     * after its RMW on the idle word (see idle.c). */
+    if (last_searcher && vx_idle_work_pending(rt)) vx_idle_notify(rt);
+
+    VxWorker *watch = NULL;
+    uint32_t watch_tick = 0;
+    for (;;) {
+        if (!watch && rt->nworkers > 1 && (watch = busy_victim(w)))
+            watch_tick = VX_LOAD_RELAXED(&watch->tick);
+        uint64_t timeout = watch ? STALL_NS : VEX_WAIT_FOREVER;
+        uint64_t next = vx_timer_next_ns(w);
+        if (next != UINT64_MAX) {
+            uint64_t now = vx_plat_now_ns(&rt->sys);
+            uint64_t t = next > now ? next - now : 0;
+            if (t < timeout) timeout = t;
+        }
+        bool notified = timeout ? parker_park(w, timeout) : false;
+        if (atomic_load_explicit(&rt->stopping, memory_order_acquire)) return;
+        if (notified) {
+            if (vx_idle_leave(rt, w)) VX_STAT_INC(w, VX_ST_UNPARKS);
+            return;
+        }
+        if (vx_timer_next_ns(w) <= vx_plat_now_ns(&rt->sys)) {
+            vx_idle_leave(rt, w);
+            return;
+        }
+        if (watch) {
+            if (VX_LOAD_RELAXED(&watch->tick) == watch_tick) {
+                vx_idle_leave(rt, w);
+                if (!rescue(w, watch)) watch = NULL; /* it got going meanwhile */
+                return;
+            }
+            watch = NULL; /* it made progress: look again */
+        }
+        /* Spurious wake-up, or the watched worker moved on: sleep again. */
+    }
+}
+
+/* --- Thread entry --- */
+
+void vx_sched_worker_main(void *arg)
+{
+    VxWorker *w = (VxWorker *)arg;
+    Runtime *rt = w->rt;
+    /* Wait for runtime_run (or for destroy before it). acquire: pairs with
+     * the release store of the phase, so everything queued before run is
+     * visible. */
+    while (atomic_load_explicit(&rt->phase, memory_order_acquire) == VX_PHASE_CREATED)
+        vx_plat_park(&rt->sys, &rt->phase, VX_PHASE_CREATED, VEX_WAIT_FOREVER);
+    vx_trace(rt, "worker start", w->id, 0);
+
+    while (!atomic_load_explicit(&rt->stopping, memory_order_relaxed)) {
+        VxTask *t = next_task(w);
+        if (!t) t = steal_work(w);
+        if (t) {
+            /* Leaving the searching state: the last searcher to find work
+             * wakes another, which ramps parallelism up one worker at a time. */
+            if (w->searching && vx_idle_stop_search(rt, w)) vx_idle_notify(rt);
+            run_task(w, t);
+            continue;
+        }
+        if (w->wheel.count || atomic_load_explicit(&w->timer_cancels, memory_order_relaxed)) {
+            if (vx_timer_run(w, vx_plat_now_ns(&rt->sys))) continue;
+        }
+        park_worker(w);
+    }
+    vx_trace(rt, "worker stop", w->id, 0);
+}
