@@ -19,6 +19,8 @@ BUILD   ?= build
 OPT     ?= -O2 -g
 PREFIX  ?= /usr/local
 SAN     ?=
+V       ?=
+Q       := $(if $(V),,@)
 
 ifeq ($(SAN),asan)
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -57,15 +59,18 @@ $(FLAGS_STAMP):
 
 $(BUILD)/obj/%.o: %.c $(HEADERS) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(LIBCFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	$(Q)$(CC) $(LIBCFLAGS) -c $< -o $@
 
 $(BUILD)/libvexrt.a: $(LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	@echo "  AR      $@"
+	$(Q)ar rcs $@ $^
 
 $(BUILD)/libvexrt.so: $(LIB_OBJS)
-	$(CC) -shared -Wl,-soname,libvexrt.so.0 $(SANFLAGS) -o $(BUILD)/libvexrt.so.0 $^ $(LDLIBS)
-	ln -sf libvexrt.so.0 $@
+	@echo "  LD      $@"
+	$(Q)$(CC) -shared -Wl,-soname,libvexrt.so.0 $(SANFLAGS) -o $(BUILD)/libvexrt.so.0 $^ $(LDLIBS)
+	$(Q)ln -sf libvexrt.so.0 $@
 
 # --- Examples -------------------------------------------------------------
 
@@ -76,7 +81,8 @@ examples: $(EXAMPLES)
 
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libvexrt.a $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(EXCFLAGS) $< -o $@ $(BUILD)/libvexrt.a $(LDLIBS)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(EXCFLAGS) $< -o $@ $(BUILD)/libvexrt.a $(LDLIBS)
 
 run: $(BUILD)/examples/seed_example
 	$(BUILD)/examples/seed_example
@@ -103,14 +109,16 @@ criterion-deps:
 # Criterion build: every test file and the support code in one binary.
 $(BUILD)/tests/vexrt-tests: $(TEST_SRCS) $(SUPPORT_SRCS) $(BUILD)/libvexrt.a $(wildcard tests/*/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(TESTCFLAGS) $(TEST_SRCS) $(SUPPORT_SRCS) -o $@ $(BUILD)/libvexrt.a -lcriterion $(LDLIBS)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(TESTCFLAGS) $(TEST_SRCS) $(SUPPORT_SRCS) -o $@ $(BUILD)/libvexrt.a -lcriterion $(LDLIBS)
 
 # Own-runner build (ThreadSanitizer): the same test files compiled against
 # tests/minicrit/criterion/, a small Criterion-compatible header and runner.
 $(BUILD)/tests/vexrt-tests-mini: $(TEST_SRCS) $(SUPPORT_SRCS) tests/minicrit/runner.c \
                                  $(BUILD)/libvexrt.a $(wildcard tests/*/*.h tests/minicrit/*/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(TESTCFLAGS) -Itests/minicrit $(TEST_SRCS) $(SUPPORT_SRCS) tests/minicrit/runner.c \
+	@echo "  CC      $@"
+	$(Q)$(CC) $(TESTCFLAGS) -Itests/minicrit $(TEST_SRCS) $(SUPPORT_SRCS) tests/minicrit/runner.c \
 	  -o $@ $(BUILD)/libvexrt.a $(LDLIBS)
 
 test-build: criterion-deps $(BUILD)/tests/vexrt-tests $(EXAMPLES)

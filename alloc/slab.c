@@ -1,23 +1,28 @@
 /* alloc/slab.c - slab pools (see slab.h). Freestanding: memory only through
- * the allocator vtable; knows nothing of tasks or scheduling. */
+ * the allocator vtable; knows nothing of tasks or scheduling.
+ *
+ * A block is a free object whose words after the first hold:
+ *   word 1      the next block in a stack of blocks
+ *   words 2..   addresses of more free objects (NULL-terminated if not full)
+ * The first word is never touched (see slab.h). */
 #include "slab.h"
 
-VX_INLINE void **link_of(const VxSlab *s, void *obj)
-{
-    return (void **)(void *)((char *)obj + s->link_offset);
-}
+VX_INLINE void **words(void *obj) { return (void **)obj; }
 
 VX_INLINE VxSlabPage *page_of(void *obj)
 {
     return (VxSlabPage *)((uintptr_t)obj & ~(uintptr_t)(VX_SLAB_PAGE - 1));
 }
 
-int vx_slab_init(VxSlab *s, const VexAllocator *a, size_t obj_size, size_t link_offset,
-                 uint32_t nheaps)
+int vx_slab_init(VxSlab *s, const VexAllocator *a, size_t obj_size, uint32_t nheaps)
 {
     s->a = a;
     s->obj_size = (obj_size + 7) & ~(size_t)7;
-    s->link_offset = link_offset;
+    if (s->obj_size < 24) s->obj_size = 24;
+    /* words 2.. carry entries; the block itself is one more object. At most
+     * VX_SLAB_BLOCK_MAX, so a block always fits in an empty magazine. */
+    s->block_max = (uint32_t)(s->obj_size / sizeof(void *) - 2 + 1);
+    if (s->block_max > VX_SLAB_BLOCK_MAX) s->block_max = VX_SLAB_BLOCK_MAX;
     s->nheaps = nheaps;
     atomic_init(&s->pages, NULL);
     atomic_init(&s->page_count, 0);
@@ -25,9 +30,7 @@ int vx_slab_init(VxSlab *s, const VexAllocator *a, size_t obj_size, size_t link_
     if (!s->heaps) return VEX_ENOMEM;
     for (uint32_t i = 0; i < nheaps; i++) {
         VxSlabHeap *h = &s->heaps[i];
-        h->free = NULL;
-        h->bump = h->bump_end = NULL;
-        h->pages = 0;
+        vx_zero(h, sizeof *h);
         atomic_init(&h->remote, NULL);
     }
     return 0;
@@ -48,16 +51,32 @@ void vx_slab_destroy(VxSlab *s)
     s->heaps = NULL;
 }
 
+/* Moves a block's objects into the (empty) magazine, prefetching each. */
+static void unpack(VxSlab *s, VxSlabHeap *h, void *block)
+{
+    void **w = words(block);
+    uint32_t entries = s->block_max - 1;
+    for (uint32_t i = 0; i < entries && w[2 + i]; i++) {
+        VX_PREFETCH_W(w[2 + i]);
+        h->mag[h->nmag++] = w[2 + i];
+    }
+    h->mag[h->nmag++] = block; /* popped first: its line is already here */
+}
+
 VX_NOINLINE static void *alloc_slow(VxSlab *s, uint32_t hi)
 {
     VxSlabHeap *h = &s->heaps[hi];
-    /* acquire: pairs with the release CAS in vx_slab_free, making the
-     * remote freer's writes (the links) visible. The exchange takes the whole
-     * list, so there is no ABA problem with concurrent pushers. */
-    void *list = atomic_exchange_explicit(&h->remote, NULL, memory_order_acquire);
-    if (list) {
-        h->free = *link_of(s, list);
-        return list;
+    if (!h->blocks) {
+        /* acquire: pairs with the release CAS in push_remote, making the
+         * freer's writes (the block's words) visible. The exchange takes the
+         * whole stack, so concurrent pushers cause no ABA problem. */
+        h->blocks = atomic_exchange_explicit(&h->remote, NULL, memory_order_acquire);
+    }
+    if (h->blocks) {
+        void *b = h->blocks;
+        h->blocks = words(b)[1];
+        unpack(s, h, b);
+        return h->mag[--h->nmag];
     }
     if (h->bump == h->bump_end) {
         VxSlabPage *p = (VxSlabPage *)s->a->alloc(s->a->ctx, VX_SLAB_PAGE, VX_SLAB_PAGE);
@@ -83,27 +102,77 @@ VX_NOINLINE static void *alloc_slow(VxSlab *s, uint32_t hi)
 void *vx_slab_alloc(VxSlab *s, uint32_t hi)
 {
     VxSlabHeap *h = &s->heaps[hi];
-    void *obj = h->free;
-    if (VX_LIKELY(obj != NULL)) {
-        h->free = *link_of(s, obj);
-        return obj;
-    }
+    if (VX_LIKELY(h->nmag)) return h->mag[--h->nmag];
     return alloc_slow(s, hi);
+}
+
+/* Pushes a block (count objects) onto owner's remote stack. */
+static void push_remote(VxSlab *s, uint32_t owner, void *block, uint32_t count)
+{
+    void **w = words(block);
+    if (count < s->block_max) w[2 + count - 1] = NULL; /* entries are NULL-terminated */
+    VxSlabHeap *h = &s->heaps[owner];
+    void *old = atomic_load_explicit(&h->remote, memory_order_relaxed);
+    do {
+        w[1] = old;
+        /* release: publishes the block's words; pairs with the owner's exchange. */
+    } while (!atomic_compare_exchange_weak_explicit(&h->remote, &old, block, memory_order_release,
+                                                    memory_order_relaxed));
 }
 
 void vx_slab_free(VxSlab *s, uint32_t cur, void *obj)
 {
     uint32_t owner = page_of(obj)->owner;
-    VxSlabHeap *h = &s->heaps[owner];
     if (owner == cur) {
-        *link_of(s, obj) = h->free;
-        h->free = obj;
+        VxSlabHeap *h = &s->heaps[cur];
+        if (VX_LIKELY(h->nmag < VX_SLAB_MAG)) {
+            h->mag[h->nmag++] = obj;
+            return;
+        }
+        /* Magazine full: pack half of it into blocks kept for later. */
+        while (h->nmag > VX_SLAB_MAG / 2) {
+            void *b = h->mag[--h->nmag];
+            void **w = words(b);
+            uint32_t i = 0;
+            for (; i < s->block_max - 1 && h->nmag > VX_SLAB_MAG / 2; i++) w[2 + i] = h->mag[--h->nmag];
+            if (i < s->block_max - 1) w[2 + i] = NULL;
+            w[1] = h->blocks;
+            h->blocks = b;
+        }
+        h->mag[h->nmag++] = obj;
         return;
     }
-    void *old = atomic_load_explicit(&h->remote, memory_order_relaxed);
-    do {
-        *link_of(s, obj) = old;
-        /* release: publishes the link; pairs with the owner's acquire exchange. */
-    } while (!atomic_compare_exchange_weak_explicit(&h->remote, &old, obj, memory_order_release,
-                                                    memory_order_relaxed));
+    if (cur == VX_SLAB_FOREIGN) {
+        push_remote(s, owner, obj, 1);
+        return;
+    }
+    /* Another owner's object: add it to the block being filled for that
+     * owner (a tiny direct-mapped table), handing the block over when full. */
+    VxSlabPending *p = &s->heaps[cur].pending[owner % VX_SLAB_PENDING];
+    if (p->block && p->owner != owner) {
+        push_remote(s, p->owner, p->block, p->count);
+        p->block = NULL;
+    }
+    if (!p->block) {
+        p->block = obj;
+        p->owner = owner;
+        p->count = 1;
+    } else {
+        words(p->block)[2 + p->count - 1] = obj;
+        p->count++;
+    }
+    if (p->count == s->block_max) {
+        push_remote(s, owner, p->block, p->count);
+        p->block = NULL;
+    }
+}
+
+void vx_slab_flush(VxSlab *s, uint32_t cur)
+{
+    if (cur == VX_SLAB_FOREIGN) return;
+    for (int i = 0; i < VX_SLAB_PENDING; i++) {
+        VxSlabPending *p = &s->heaps[cur].pending[i];
+        if (p->block) push_remote(s, p->owner, p->block, p->count);
+        p->block = NULL;
+    }
 }

@@ -4,12 +4,18 @@
  * only at vx_slab_destroy, so object memory is type-stable for the pool's
  * life: a late, stale access to a freed task's state word (a wake carrying an
  * old generation) reads a valid word and is rejected by the generation check.
+ * The first 8 bytes of an object are never written by the pool.
  *
  * Each owner (a worker, or the shared heap used under the caller's lock by
- * foreign threads) has a heap: a private free list, a bump region in its
- * current page, and an atomic list for objects freed by other threads, which
- * the owner takes in one exchange when its private list runs dry (mimalloc's
- * thread_free idea). A page's objects always return to the page's owner.
+ * foreign threads) has a heap, and a page's objects always return to the
+ * page's owner (mimalloc's rule). Free objects travel in blocks: a free
+ * object doubles as a container holding the addresses of up to a few more
+ * (VX_SLAB_BLOCK_MAX - 1). A worker freeing another owner's objects fills a
+ * block per owner and hands over a full block with one CAS on the owner's
+ * remote stack; the owner unpacks a block into its magazine (a small array)
+ * and prefetches all of its objects at once. So the common path of
+ * "allocated on one worker, finished on another" costs one atomic per block,
+ * and the owner never chases a linked list of cold objects one miss at a time.
  *
  * Freestanding: no libc, no OS. */
 #ifndef VX_SLAB_H
@@ -20,6 +26,9 @@
 #define VX_SLAB_PAGE ((size_t)64 * 1024)
 #define VX_SLAB_HEADER ((size_t)64) /* page header; objects follow it */
 #define VX_SLAB_FOREIGN UINT32_MAX  /* "owner" of a thread that is not a worker */
+#define VX_SLAB_MAG 64              /* magazine: free objects at hand, per heap */
+#define VX_SLAB_PENDING 4           /* blocks being filled for other owners, per heap */
+#define VX_SLAB_BLOCK_MAX 16        /* objects one block carries, itself included */
 
 struct VxSlab;
 
@@ -29,42 +38,54 @@ typedef struct VxSlabPage {
     uint32_t owner;          /* heap the page's objects return to */
 } VxSlabPage;
 
+typedef struct VxSlabPending {
+    void *block;             /* block being filled with objects of `owner` */
+    uint32_t owner;
+    uint32_t count;          /* objects in block, the block itself included */
+} VxSlabPending;
+
 typedef struct VxSlabHeap {
-    VX_ALIGNED void *free; /* owner-only free list */
-    char *bump;            /* next never-used object in the current page */
+    /* Owner-only. */
+    VX_ALIGNED uint32_t nmag;
+    void *mag[VX_SLAB_MAG];
+    void *blocks;            /* full blocks of own objects (local frees past the magazine) */
+    char *bump;              /* next never-used object in the current page */
     char *bump_end;
-    uint64_t pages;        /* pages carved by this heap (owner only) */
-    VX_ALIGNED _Atomic(void *) remote; /* objects freed by other threads */
+    uint64_t pages;          /* pages carved by this heap */
+    VxSlabPending pending[VX_SLAB_PENDING];
+    /* Written by other threads. */
+    VX_ALIGNED _Atomic(void *) remote; /* stack of blocks freed by other threads */
 } VxSlabHeap;
 
 typedef struct VxSlab {
     const VexAllocator *a;
-    size_t obj_size;     /* rounded up to 8 */
-    size_t link_offset;  /* where the free-list link lives inside an object */
+    size_t obj_size;     /* rounded up to 8; at least 24 */
+    uint32_t block_max;  /* objects one block carries, itself included */
     uint32_t nheaps;
     VxSlabHeap *heaps;
     _Atomic(VxSlabPage *) pages;   /* every page, for destroy */
     _Atomic size_t page_count;
 } VxSlab;
 
-/* Prepares a pool of nheaps heaps for objects of obj_size bytes (at most
- * VX_SLAB_PAGE / 8), whose free-list link is the pointer at link_offset.
- * Never-used objects are handed out zero-filled. Returns VX_ENOMEM-style
- * VEX_ENOMEM if the heap array cannot be allocated. Single thread. */
-int vx_slab_init(VxSlab *s, const VexAllocator *a, size_t obj_size, size_t link_offset,
-                 uint32_t nheaps);
+/* Prepares a pool of nheaps heaps for objects of obj_size bytes (24 to
+ * VX_SLAB_PAGE / 8). Never-used objects are handed out zero-filled. Returns
+ * 0, or VEX_ENOMEM if the heap array cannot be allocated. Single thread. */
+int vx_slab_init(VxSlab *s, const VexAllocator *a, size_t obj_size, uint32_t nheaps);
 
 /* Returns every page to the allocator; objects still in use are dropped. */
 void vx_slab_destroy(VxSlab *s);
 
-/* Returns an object from heap h's free lists or a fresh slot, or NULL when
- * the allocator fails. Only heap h's owner (or the holder of its lock). */
+/* Returns an object of heap h, or NULL when the allocator fails. Only heap
+ * h's owner (or the holder of its lock). */
 void *vx_slab_alloc(VxSlab *s, uint32_t h);
 
-/* Frees obj. cur is the caller's own heap index (VX_SLAB_FOREIGN if none):
- * objects of cur's pages go to its private list, others to their owner's
- * remote list. Any thread. */
+/* Frees obj. cur is the caller's own heap index (VX_SLAB_FOREIGN if none,
+ * in which case the object goes to its owner at once). Any thread. */
 void vx_slab_free(VxSlab *s, uint32_t cur, void *obj);
+
+/* Hands the partly filled blocks heap cur holds for other owners to them.
+ * Call when the owner of cur goes idle. Only cur's owner. */
+void vx_slab_flush(VxSlab *s, uint32_t cur);
 
 /* Returns the pool an object handed out by vx_slab_alloc belongs to. */
 VX_INLINE VxSlab *vx_slab_pool_of(const void *obj)

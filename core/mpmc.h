@@ -39,6 +39,14 @@ bool vx_mpmc_push(VxMpmc *q, void *p);
 /* Removes the oldest pointer; returns NULL if the queue looked empty. Any thread. */
 void *vx_mpmc_pop(VxMpmc *q);
 
+/* Appends up to k pointers with one CAS, in order; returns how many were
+ * appended (0 if the queue was full). Any thread. */
+size_t vx_mpmc_push_batch(VxMpmc *q, void *const *items, size_t k);
+
+/* Removes up to k of the oldest pointers with one CAS, in order; returns
+ * how many (0 if the queue looked empty). Any thread. */
+size_t vx_mpmc_pop_batch(VxMpmc *q, void **out, size_t k);
+
 /* Approximate number of queued entries (exact when no operation is in flight). */
 VX_INLINE size_t vx_mpmc_len_hint(VxMpmc *q)
 {

@@ -44,8 +44,10 @@ struct WorkerContext {
     struct VxWorker *w;
     VxTask *task;          /* current task; NULL between resumes */
     VxTimer *await_timer;  /* timer armed by this resume (not yet in the wheel) */
+    void *await_src;       /* notify of this resume's notify await */
     IoHandle await_io;     /* handle of this resume's I/O await */
-    uint8_t await_events;  /* EventType bits; 0 = no I/O await */
+    uint8_t await_kind;    /* VX_WAIT_*: the one non-timer await of this resume */
+    uint8_t await_events;  /* EventType bits of an I/O await */
     uint8_t reason;        /* why this resume happened (VX_WAKE_*) */
 };
 
@@ -73,6 +75,21 @@ typedef struct VxWorker {
     VX_ALIGNED VxStats stats;
 } VxWorker;
 
+/* --- Global queue entries ---
+ * An entry of the global queue (MPMC cell or spill-list node) is a task, or,
+ * tagged with VX_ENTRY_BATCH, a batch: an array of tasks moved together by a
+ * local-queue overflow, so a thief of the global queue gets them with one
+ * CAS and reads their addresses from one array (no pointer chasing). */
+#define VX_ENTRY_BATCH ((uintptr_t)2)
+#define VX_BATCH_MAX (VX_LQ_MAX / 2 + 1)
+
+typedef struct VxBatch {
+    uint64_t reserved_;  /* the slab pool never writes an object's first word */
+    void *next;          /* spill-list link: the next entry (tagged) */
+    uint32_t count;
+    VxTask *tasks[VX_BATCH_MAX];
+} VxBatch;
+
 /* --- Runtime --- */
 
 enum { VX_PHASE_CREATED = 0, VX_PHASE_RUNNING = 1, VX_PHASE_STOPPING = 2 };
@@ -94,8 +111,8 @@ struct Runtime {
     VxMpmcCell *gq_cells;
     size_t gq_capacity;
     VX_ALIGNED VxLock spill_lock;  /* protects spill_head/tail */
-    VxTask *spill_head, *spill_tail;
-    _Atomic size_t spill_len;
+    void *spill_head, *spill_tail; /* entries, linked through their next fields */
+    _Atomic size_t spill_len;      /* tasks in the spill list */
 
     /* Idle set: (unparked << 32) | searching, every access an RMW or seq_cst. */
     VX_ALIGNED _Atomic uint64_t idle;
@@ -117,6 +134,7 @@ struct Runtime {
      * (index nworkers) used under foreign_lock by threads that are not workers. */
     VxSlab tasks;
     VxSlab timers;
+    VxSlab batches;
     VxLock foreign_lock;
 
     /* Counters of threads that are not workers. */
@@ -153,6 +171,10 @@ void vx_timer_discard_pending(VxWorker *w);
 bool vx_timer_arm_pending(VxWorker *w, VxTask *t, uint64_t gen);
 bool vx_timer_run(VxWorker *w, uint64_t now_ns);
 uint64_t vx_timer_next_ns(VxWorker *w);
+
+/* --- notify.c --- */
+unsigned vx_notify_arm(VxWorker *w, VxTask *t, uint64_t gen);
+void vx_notify_release(VxTask *t);
 
 /* --- runtime.c --- */
 void vx_live_return_credits(Runtime *rt, VxWorker *w);

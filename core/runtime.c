@@ -14,6 +14,7 @@
  * VEX_ESHUTDOWN instead of being silently dropped. */
 #include "rt.h"
 #include "create.h"
+#include "vexrt/task.h"
 
 /* --- Tracing --- */
 
@@ -96,6 +97,7 @@ static void free_runtime(Runtime *rt)
     const VxSys sys = rt->sys;
     vx_slab_destroy(&rt->tasks);
     vx_slab_destroy(&rt->timers);
+    vx_slab_destroy(&rt->batches);
     if (rt->workers) {
         size_t tsz = sys.p->thread_size ? sys.p->thread_size : 1;
         vx_mem_free(&sys, rt->workers[0].thread, tsz * rt->nworkers, 16);
@@ -196,8 +198,9 @@ int vx_runtime_new(const RuntimeConfig *cfg, Runtime **out)
     uint64_t now = vx_plat_now_ns(&sys);
     for (uint32_t i = 0; i < n; i++) init_worker(rt, &rt->workers[i], i, threads + tsz * i, now);
     vx_mpmc_init(&rt->gq, rt->gq_cells, rt->gq_capacity);
-    if (vx_slab_init(&rt->tasks, &rt->sys.a, sizeof(VxTask), offsetof(VxTask, next), n + 1) ||
-        vx_slab_init(&rt->timers, &rt->sys.a, sizeof(VxTimer), offsetof(VxTimer, e.next), n + 1))
+    if (vx_slab_init(&rt->tasks, &rt->sys.a, sizeof(VxTask), n + 1) ||
+        vx_slab_init(&rt->timers, &rt->sys.a, sizeof(VxTimer), n + 1) ||
+        vx_slab_init(&rt->batches, &rt->sys.a, sizeof(VxBatch), n + 1))
         goto fail_nothreads;
 
     for (uint32_t i = 0; i < n; i++) {
@@ -339,6 +342,19 @@ uint64_t worker_now_ns(WorkerContext *ctx)
 {
     if (!ctx) return 0;
     return vx_plat_now_ns(&ctx->rt->sys);
+}
+
+VexWakeReason worker_wake_reason(WorkerContext *ctx)
+{
+    if (!ctx_live(ctx)) return VEX_WAKE_NONE;
+    return (VexWakeReason)ctx->reason;
+}
+
+int worker_await_after_ns(WorkerContext *ctx, uint64_t nanos)
+{
+    if (!ctx_live(ctx)) return VEX_EINVAL;
+    uint64_t now = vx_plat_now_ns(&ctx->rt->sys);
+    return vx_timer_prepare(ctx, nanos > UINT64_MAX - now ? UINT64_MAX : now + nanos);
 }
 
 int worker_await_deadline(WorkerContext *ctx, uint64_t deadline_ns)

@@ -15,80 +15,109 @@
 #define GLOBAL_INTERVAL 61 /* ticks between fairness checks (Go, Tokio) */
 #define MAX_LIFO_RUNS 3    /* consecutive LIFO resumes before the ring gets a turn */
 
-/* --- Global queue --- */
+/* --- Global queue ---
+ *
+ * Entries (see rt.h) go to the MPMC; when it is full, to the spill list (a
+ * linked list under a lock), and while the spill list is non-empty every
+ * producer appends there, so FIFO order holds per producer. Consumers take
+ * from the MPMC first: everything in it is older than the spill list. */
 
-static void spill_append(Runtime *rt, VxTask *t)
+VX_INLINE bool is_batch(const void *e) { return ((uintptr_t)e & VX_ENTRY_BATCH) != 0; }
+VX_INLINE VxBatch *batch_of(void *e) { return (VxBatch *)((uintptr_t)e & ~VX_ENTRY_BATCH); }
+
+VX_INLINE void **entry_link(void *e)
 {
-    t->next = NULL;
-    vx_lock(&rt->spill_lock, &rt->sys);
-    if (rt->spill_tail)
-        rt->spill_tail->next = t;
-    else
-        rt->spill_head = t;
-    rt->spill_tail = t;
-    atomic_fetch_add_explicit(&rt->spill_len, 1, memory_order_seq_cst);
-    vx_unlock(&rt->spill_lock, &rt->sys);
+    return is_batch(e) ? &batch_of(e)->next : (void **)&((VxTask *)e)->next;
 }
 
-/* Publishes t on the global queue (no wake-up). Any thread. */
-static void global_publish(Runtime *rt, VxTask *t)
+/* Publishes one entry of n tasks (no wake-up). Any thread. */
+static void global_publish(Runtime *rt, void *e, size_t n)
 {
-    /* While anything waits in the spill list, new tasks queue behind it. */
-    if (atomic_load_explicit(&rt->spill_len, memory_order_relaxed) == 0 && vx_mpmc_push(&rt->gq, t))
+    if (atomic_load_explicit(&rt->spill_len, memory_order_relaxed) == 0 && vx_mpmc_push(&rt->gq, e))
         return;
-    spill_append(rt, t);
+    *entry_link(e) = NULL;
+    vx_lock(&rt->spill_lock, &rt->sys);
+    if (rt->spill_tail)
+        *entry_link(rt->spill_tail) = e;
+    else
+        rt->spill_head = e;
+    rt->spill_tail = e;
+    atomic_fetch_add_explicit(&rt->spill_len, n, memory_order_seq_cst);
+    vx_unlock(&rt->spill_lock, &rt->sys);
 }
 
 void vx_sched_global_push(Runtime *rt, VxTask *t)
 {
-    global_publish(rt, t);
+    global_publish(rt, t, 1);
     vx_idle_notify(rt);
 }
 
-static VxTask *global_pop(Runtime *rt)
+/* Takes the oldest global entry, or NULL if the queue looked empty. */
+static void *global_take(Runtime *rt)
 {
-    VxTask *t = (VxTask *)vx_mpmc_pop(&rt->gq);
-    if (t || atomic_load_explicit(&rt->spill_len, memory_order_acquire) == 0) return t;
+    void *e = vx_mpmc_pop(&rt->gq);
+    if (e || atomic_load_explicit(&rt->spill_len, memory_order_acquire) == 0) return e;
     vx_lock(&rt->spill_lock, &rt->sys);
-    t = rt->spill_head;
-    if (t) {
-        rt->spill_head = t->next;
-        atomic_fetch_sub_explicit(&rt->spill_len, 1, memory_order_relaxed);
-        /* Refill the bounded queue from the spill list, oldest first, so the
-         * lock-free path serves the next consumers. Each moved task is in the
-         * MPMC before spill_len stops counting it, which keeps producers
-         * queueing behind it. */
-        while (rt->spill_head) {
-            VxTask *h = rt->spill_head, *next = h->next; /* h may run and be freed once pushed */
-            if (!vx_mpmc_push(&rt->gq, h)) break;
-            rt->spill_head = next;
-            atomic_fetch_sub_explicit(&rt->spill_len, 1, memory_order_relaxed);
-        }
+    e = rt->spill_head;
+    if (e) {
+        rt->spill_head = *entry_link(e);
         if (!rt->spill_head) rt->spill_tail = NULL;
+        /* Once the spill list is empty producers return to the MPMC;
+         * everything still in the MPMC is older than what they add. */
+        atomic_fetch_sub_explicit(&rt->spill_len, is_batch(e) ? batch_of(e)->count : 1,
+                                  memory_order_relaxed);
     }
     vx_unlock(&rt->spill_lock, &rt->sys);
-    return t;
+    return e;
 }
 
-/* Takes a batch from the global queue into w's (empty) ring: a fair share,
- * len / nworkers + 1, at most half a ring (Tokio). Returns one to run. */
+static void push_back(VxWorker *w, VxTask *t);
+
+/* Returns the first task of entry e, queues the rest of a batch on w and
+ * frees the batch. */
+static VxTask *expand(VxWorker *w, void *e, size_t *count)
+{
+    if (!is_batch(e)) {
+        *count = 1;
+        return (VxTask *)e;
+    }
+    VxBatch *b = batch_of(e);
+    uint32_t n = b->count;
+    for (uint32_t i = 1; i < n; i++) {
+        VxTask *t = b->tasks[i];
+        VX_PREFETCH_W(t); /* addresses from an array: the misses overlap */
+        if (!vx_lq_push_owner(&w->q, t)) push_back(w, t);
+    }
+    VxTask *first = b->tasks[0];
+    vx_slab_free(&w->rt->batches, w->id, b);
+    *count = n;
+    return first;
+}
+
+/* Takes work from the global queue into w: about a fair share, len /
+ * nworkers + 1 tasks (whole batches), at most half a ring (Tokio). Returns
+ * one to run. */
 static VxTask *global_pull(VxWorker *w)
 {
     Runtime *rt = w->rt;
     size_t len = vx_mpmc_len_hint(&rt->gq) +
                  atomic_load_explicit(&rt->spill_len, memory_order_relaxed);
     if (len == 0) return NULL;
-    size_t n = len / rt->nworkers + 1;
-    uint32_t room = vx_lq_capacity(&w->q) / 2;
-    uint32_t used = vx_lq_len(&w->q);
-    room = used >= room ? 0 : room - used;
-    if (n > room + 1) n = room + 1;
-    VxTask *first = global_pop(rt);
-    if (!first) return NULL;
-    for (size_t i = 1; i < n; i++) {
-        VxTask *t = global_pop(rt);
-        if (!t) break;
-        vx_lq_push_owner(&w->q, t); /* room was reserved above */
+    size_t want = len / rt->nworkers + 1;
+    if (want > VX_LQ_MAX / 2) want = VX_LQ_MAX / 2;
+    VxTask *first = NULL;
+    size_t got = 0;
+    while (got < want) {
+        void *e = global_take(rt);
+        if (!e) break;
+        size_t n;
+        VxTask *t = expand(w, e, &n);
+        if (first) {
+            if (!vx_lq_push_owner(&w->q, t)) push_back(w, t);
+        } else {
+            first = t;
+        }
+        got += n;
     }
     return first;
 }
@@ -99,8 +128,13 @@ static VxTask *global_pull(VxWorker *w)
  * a plain load, because the pushing worker runs the task itself if nobody
  * else does; only pushes by threads that will not run the work (foreign
  * spawns, wakes from outside) must use the RMW in vx_idle_notify. */
-VX_INLINE void maybe_notify(Runtime *rt)
+VX_INLINE void maybe_notify(VxWorker *w)
 {
+    /* Only when more than one task waits here (Tokio's should_notify_others):
+     * the worker runs the next one itself, and waking a sibling for a single
+     * task just makes the two trade it back and forth. */
+    if (w->searching || vx_lq_len(&w->q) < 2) return;
+    Runtime *rt = w->rt;
     uint64_t s = atomic_load_explicit(&rt->idle, memory_order_relaxed);
     if ((uint32_t)s == 0 && (uint32_t)(s >> 32) < rt->nworkers) vx_idle_notify(rt);
 }
@@ -108,30 +142,41 @@ VX_INLINE void maybe_notify(Runtime *rt)
 static VX_NOINLINE void push_overflow(VxWorker *w, VxTask *t)
 {
     Runtime *rt = w->rt;
-    void *batch[VX_LQ_MAX / 2];
+    void *tmp[VX_BATCH_MAX];
+    VxBatch *b = (VxBatch *)vx_slab_alloc(&rt->batches, w->id);
+    void **slots = b ? (void **)b->tasks : tmp;
     for (;;) {
-        uint32_t n = vx_lq_take_half_owner(&w->q, batch);
+        uint32_t n = vx_lq_take_half_owner(&w->q, slots);
         if (n == 0) {
-            if (vx_lq_push_owner(&w->q, t)) return; /* a thief made room */
+            if (vx_lq_push_owner(&w->q, t)) { /* a thief made room */
+                if (b) vx_slab_free(&rt->batches, w->id, b);
+                return;
+            }
             continue;
         }
-        for (uint32_t i = 0; i < n; i++) global_publish(rt, (VxTask *)batch[i]);
-        global_publish(rt, t);
+        slots[n++] = t;
+        if (b) {
+            b->count = n;
+            global_publish(rt, (void *)((uintptr_t)b | VX_ENTRY_BATCH), n);
+        } else {
+            /* No memory for a batch: publish the tasks one by one. */
+            for (uint32_t i = 0; i < n; i++) global_publish(rt, slots[i], 1);
+        }
         VX_STAT_INC(w, VX_ST_OVERFLOWS);
-        VX_STAT_ADD(w, VX_ST_GLOBAL_PUSHES, n + 1);
-        maybe_notify(rt);
+        VX_STAT_ADD(w, VX_ST_GLOBAL_PUSHES, n);
+        vx_idle_notify(rt); /* the batch is on the global queue now: anyone may take it */
         return;
     }
 }
 
 /* Appends t to w's ring (w must be the calling worker). */
-VX_INLINE void push_back(VxWorker *w, VxTask *t)
+static void push_back(VxWorker *w, VxTask *t)
 {
     if (VX_UNLIKELY(!vx_lq_push_owner(&w->q, t))) {
         push_overflow(w, t);
         return;
     }
-    maybe_notify(w->rt);
+    maybe_notify(w);
 }
 
 void vx_sched_push(Runtime *rt, VxWorker *w, VxTask *t, bool lifo)
@@ -210,7 +255,7 @@ int vx_sched_spawn(Runtime *rt, VxWorker *w, coro_resume_func fn, void *data)
     t->io_events = 0;
     if (w) {
         VX_STAT_INC(w, VX_ST_SPAWNED);
-        vx_sched_push(rt, w, t, true);
+        vx_sched_push(rt, w, t, false);
     } else {
         atomic_fetch_add_explicit(&rt->foreign_spawns, 1, memory_order_relaxed);
         vx_sched_push(rt, NULL, t, false);
@@ -241,17 +286,19 @@ static void task_done(VxWorker *w, VxTask *t)
 static void after_resume(VxWorker *w, VxTask *t, CoroStatus st)
 {
     WorkerContext *ctx = &w->ctx;
-    if (t->timer) vx_timer_release(w, t); /* the previous wait is over */
+    /* The previous wait is over: release what it armed. */
+    if (t->timer) vx_timer_release(w, t);
+    if (t->wait_kind == VX_WAIT_NOTIFY) vx_notify_release(t);
 
     if (VX_UNLIKELY(st != CORO_STATUS_RUNNING && st != CORO_STATUS_YIELDED)) {
         /* DONE, and any value outside the enum: the task is finished and its
          * data is never touched again; awaits it registered are dropped. */
         if (ctx->await_timer) vx_timer_discard_pending(w);
-        ctx->await_events = 0;
+        ctx->await_kind = VX_WAIT_NONE;
         task_done(w, t);
         return;
     }
-    if (!ctx->await_timer && !ctx->await_events) {
+    if (!ctx->await_timer && ctx->await_kind == VX_WAIT_NONE) {
         /* The next resume is not the result of a wake: drop the reason left
          * by the last one. An RMW only on the first yield after a wake; a
          * task that keeps yielding pays nothing here. */
@@ -264,15 +311,18 @@ static void after_resume(VxWorker *w, VxTask *t, CoroStatus st)
     uint64_t gen = vx_ts_gen(atomic_load_explicit(&t->tok.state, memory_order_relaxed));
     unsigned immediate = VX_WAKE_NONE;
     if (ctx->await_timer && !vx_timer_arm_pending(w, t, gen)) immediate = VX_WAKE_TIMER;
-    if (ctx->await_events) {
+    if (ctx->await_kind == VX_WAIT_NOTIFY) {
+        unsigned r = vx_notify_arm(w, t, gen);
+        if (r != VX_WAKE_NONE) immediate = r;
+    } else if (ctx->await_kind == VX_WAIT_IO) {
         /* No poller yet (the I/O layer adds one): worker_await_io refuses, so
          * this is unreachable until then; wake at once rather than hang. */
-        ctx->await_events = 0;
         immediate = VX_WAKE_ERROR;
     }
+    ctx->await_kind = VX_WAIT_NONE;
     /* A source that is already due wakes the task through the normal path:
      * NOTIFIED is set, the park below consumes it and re-queues at once, and
-     * the bumped gen makes the other armed source stale. */
+     * the bumped gen makes the other armed sources stale. */
     if (immediate != VX_WAKE_NONE) vx_task_wake(t, gen, immediate);
     if (!vx_task_park(t)) push_back(w, t);
 }
@@ -282,7 +332,7 @@ static void run_task(VxWorker *w, VxTask *t)
     WorkerContext *ctx = &w->ctx;
     ctx->task = t;
     ctx->await_timer = NULL;
-    ctx->await_events = 0;
+    ctx->await_kind = VX_WAIT_NONE;
     ctx->reason = (uint8_t)vx_ts_reason(atomic_load_explicit(&t->tok.state,
                                                               memory_order_relaxed));
     VX_STAT_INC(w, VX_ST_RESUMES);
@@ -309,8 +359,11 @@ static VxTask *next_task(VxWorker *w)
         maintenance(w);
         /* Fairness: tasks that respawn each other cannot starve the global
          * queue (Go's schedtick % 61). */
-        t = global_pop(rt);
-        if (t) return t;
+        void *e = global_take(rt);
+        if (e) {
+            size_t n;
+            return expand(w, e, &n);
+        }
     }
     if (atomic_load_explicit(&w->lifo, memory_order_relaxed)) {
         /* acquire: takes the task published by the exchange in vx_sched_push. */
@@ -320,12 +373,19 @@ static VxTask *next_task(VxWorker *w)
                 w->lifo_runs++;
                 return t;
             }
-            push_back(w, t); /* budget spent: the ring gets a turn */
+            /* Budget spent: to the back of the ring, which gets a turn. No
+             * wake-up: we are about to pop the ring ourselves. */
+            if (!vx_lq_push_owner(&w->q, t)) push_overflow(w, t);
         }
     }
     w->lifo_runs = 0;
     t = (VxTask *)vx_lq_pop_owner(&w->q);
-    if (t) return t;
+    if (t) {
+        /* The task was likely written by another worker (spawned there or
+         * stolen from it): fetch its line while the state checks run. */
+        VX_PREFETCH_W(t);
+        return t;
+    }
     return global_pull(w);
 }
 
@@ -425,6 +485,10 @@ static bool rescue(VxWorker *w, VxWorker *v)
 static void park_worker(VxWorker *w)
 {
     Runtime *rt = w->rt;
+    /* Objects of other workers freed here go home before we sleep. */
+    vx_slab_flush(&rt->tasks, w->id);
+    vx_slab_flush(&rt->timers, w->id);
+    vx_slab_flush(&rt->batches, w->id);
     vx_live_return_credits(rt, w); /* may start an auto-shutdown */
     if (atomic_load_explicit(&rt->stopping, memory_order_acquire)) return;
 

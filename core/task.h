@@ -64,7 +64,7 @@ typedef struct VxTask {
     CancelToken tok;            /* the state word; must stay first */
     coro_resume_func fn;
     void *data;
-    struct VxTask *next;        /* spill-list link; the slab's free-list link */
+    struct VxTask *next;        /* spill-list link */
     struct VxTimer *timer;      /* timer of the current or previous wait; runner only */
     void *_Atomic wait_src;     /* notify or I/O record of the current wait, or NULL */
     _Atomic uint32_t wait_gen;  /* low 32 bits of the gen wait_src was armed for */
@@ -109,6 +109,41 @@ VX_INLINE bool vx_task_wake(VxTask *t, uint64_t gen, unsigned reason)
         if (atomic_compare_exchange_weak_explicit(&t->tok.state, &s, n, memory_order_acq_rel,
                                                   memory_order_relaxed))
             return (s & VX_TS_WAITING) != 0;
+    }
+}
+
+/* Results of vx_task_wake_src. */
+enum { VX_SRC_NOT_DELIVERED = 0, VX_SRC_ENQUEUE = 1, VX_SRC_DELIVERED = 2 };
+
+/* Wakes t for a wait on src (a notify or I/O record) that a signaller has
+ * just claimed. The wake is delivered only if t's current wait is still the
+ * one armed on src (wait_src == src and wait_gen == the current gen), so a
+ * claim of a registration left over from an earlier wait never wakes a later
+ * one. Returns VX_SRC_ENQUEUE (caller queues t), VX_SRC_DELIVERED (t was
+ * queued or running and will not park), or VX_SRC_NOT_DELIVERED (the wait
+ * is over: the caller keeps the signal, e.g. as a permit). Any thread. */
+VX_INLINE int vx_task_wake_src(VxTask *t, const void *src, unsigned reason)
+{
+    /* acquire: pairs with the runner's release CAS that parked the task (and
+     * the registration CAS before it), so wait_gen/wait_src of this gen are
+     * visible. */
+    uint64_t s = atomic_load_explicit(&t->tok.state, memory_order_acquire);
+    for (;;) {
+        if (atomic_load_explicit(&t->wait_gen, memory_order_acquire) != (uint32_t)vx_ts_gen(s) ||
+            atomic_load_explicit(&t->wait_src, memory_order_relaxed) != src)
+            return VX_SRC_NOT_DELIVERED;
+        uint64_t n;
+        if (s & VX_TS_WAITING)
+            n = ((s & ~(VX_TS_WAITING | VX_TS_REASON_MASK)) |
+                 ((uint64_t)reason << VX_TS_REASON_SHIFT)) + VX_TS_GEN_ONE;
+        else if (s & VX_TS_NOTIFIED)
+            return VX_SRC_NOT_DELIVERED; /* this wait already ended another way */
+        else
+            n = (s & ~VX_TS_REASON_MASK) | VX_TS_NOTIFIED |
+                ((uint64_t)reason << VX_TS_REASON_SHIFT);
+        if (atomic_compare_exchange_weak_explicit(&t->tok.state, &s, n, memory_order_acq_rel,
+                                                  memory_order_acquire))
+            return (s & VX_TS_WAITING) ? VX_SRC_ENQUEUE : VX_SRC_DELIVERED;
     }
 }
 

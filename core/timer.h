@@ -20,7 +20,7 @@
 enum { VX_TIMER_ARMED = 0, VX_TIMER_FIRED = 1, VX_TIMER_CANCELLED = 2 };
 
 typedef struct VxTimer {
-    VxWheelEntry e;              /* must stay first (the slab link is e.next) */
+    VxWheelEntry e;              /* must stay first (timer_of casts) */
     VxTask *task;                /* task whose wait this ends */
     uint64_t gen;                /* the task's wait generation when armed */
     struct VxTimer *cancel_next; /* link on the owner's cancel stack */

@@ -74,6 +74,15 @@ VX_INLINE uint64_t vx_rotr64(uint64_t x, unsigned r)
     return r ? (x >> r) | (x << (64 - r)) : x;
 }
 
+/* Starts loading p's cache line for writing. A hint only; p may be NULL. */
+#if defined(__GNUC__) || defined(__clang__)
+#define VX_PREFETCH_W(p) __builtin_prefetch((p), 1, 3)
+#define VX_PREFETCH_R(p) __builtin_prefetch((p), 0, 3)
+#else
+#define VX_PREFETCH_W(p) ((void)(p))
+#define VX_PREFETCH_R(p) ((void)(p))
+#endif
+
 /* A hint to the CPU inside spin loops (architecture, not OS, specific). */
 VX_INLINE void vx_cpu_relax(void)
 {
