@@ -1,27 +1,34 @@
 /* alloc/slab.c - slab pools (see slab.h). Freestanding: memory only through
  * the allocator vtable; knows nothing of tasks or scheduling.
  *
- * A block is a free object whose words after the first hold:
- *   word 1      the next block in a stack of blocks
- *   words 2..   addresses of more free objects (NULL-terminated if not full)
- * The first word is never touched (see slab.h). */
+ * A block is a free object whose words after the kept prefix (K words) hold:
+ *   word K      the next block in a stack of blocks
+ *   words K+1.. addresses of more free objects (NULL-terminated if not full) */
 #include "slab.h"
 
-VX_INLINE void **words(void *obj) { return (void **)obj; }
+/* The words of a free object past the kept prefix: [0] is the block link,
+ * [1..] the entries. */
+#define LINK(s, obj) (((void **)(obj))[(s)->keep_words])
+#define ENTRY(s, obj, i) (((void **)(obj))[(s)->keep_words + 1 + (i)])
 
 VX_INLINE VxSlabPage *page_of(void *obj)
 {
     return (VxSlabPage *)((uintptr_t)obj & ~(uintptr_t)(VX_SLAB_PAGE - 1));
 }
 
-int vx_slab_init(VxSlab *s, const VexAllocator *a, size_t obj_size, uint32_t nheaps)
+int vx_slab_init(VxSlab *s, const VexAllocator *a, size_t obj_size, size_t keep,
+                 uint32_t nheaps)
 {
     s->a = a;
+    s->heaps = NULL;
     s->obj_size = (obj_size + 7) & ~(size_t)7;
-    if (s->obj_size < 24) s->obj_size = 24;
-    /* words 2.. carry entries; the block itself is one more object. At most
-     * VX_SLAB_BLOCK_MAX, so a block always fits in an empty magazine. */
-    s->block_max = (uint32_t)(s->obj_size / sizeof(void *) - 2 + 1);
+    s->keep_words = (uint32_t)(keep / sizeof(void *));
+    if ((keep & 7) || s->obj_size / sizeof(void *) < s->keep_words + 2 ||
+        s->obj_size > VX_SLAB_PAGE / 8)
+        return VEX_EINVAL;
+    /* Words after the link carry entries; the block itself is one more
+     * object. At most VX_SLAB_BLOCK_MAX, so a block fits an empty magazine. */
+    s->block_max = (uint32_t)(s->obj_size / sizeof(void *) - s->keep_words - 1 + 1);
     if (s->block_max > VX_SLAB_BLOCK_MAX) s->block_max = VX_SLAB_BLOCK_MAX;
     s->nheaps = nheaps;
     atomic_init(&s->pages, NULL);
@@ -54,11 +61,10 @@ void vx_slab_destroy(VxSlab *s)
 /* Moves a block's objects into the (empty) magazine, prefetching each. */
 static void unpack(VxSlab *s, VxSlabHeap *h, void *block)
 {
-    void **w = words(block);
     uint32_t entries = s->block_max - 1;
-    for (uint32_t i = 0; i < entries && w[2 + i]; i++) {
-        VX_PREFETCH_W(w[2 + i]);
-        h->mag[h->nmag++] = w[2 + i];
+    for (uint32_t i = 0; i < entries && ENTRY(s, block, i); i++) {
+        VX_PREFETCH_W(ENTRY(s, block, i));
+        h->mag[h->nmag++] = ENTRY(s, block, i);
     }
     h->mag[h->nmag++] = block; /* popped first: its line is already here */
 }
@@ -74,7 +80,7 @@ VX_NOINLINE static void *alloc_slow(VxSlab *s, uint32_t hi)
     }
     if (h->blocks) {
         void *b = h->blocks;
-        h->blocks = words(b)[1];
+        h->blocks = LINK(s, b);
         unpack(s, h, b);
         return h->mag[--h->nmag];
     }
@@ -109,12 +115,11 @@ void *vx_slab_alloc(VxSlab *s, uint32_t hi)
 /* Pushes a block (count objects) onto owner's remote stack. */
 static void push_remote(VxSlab *s, uint32_t owner, void *block, uint32_t count)
 {
-    void **w = words(block);
-    if (count < s->block_max) w[2 + count - 1] = NULL; /* entries are NULL-terminated */
+    if (count < s->block_max) ENTRY(s, block, count - 1) = NULL; /* NULL-terminated */
     VxSlabHeap *h = &s->heaps[owner];
     void *old = atomic_load_explicit(&h->remote, memory_order_relaxed);
     do {
-        w[1] = old;
+        LINK(s, block) = old;
         /* release: publishes the block's words; pairs with the owner's exchange. */
     } while (!atomic_compare_exchange_weak_explicit(&h->remote, &old, block, memory_order_release,
                                                     memory_order_relaxed));
@@ -132,11 +137,11 @@ void vx_slab_free(VxSlab *s, uint32_t cur, void *obj)
         /* Magazine full: pack half of it into blocks kept for later. */
         while (h->nmag > VX_SLAB_MAG / 2) {
             void *b = h->mag[--h->nmag];
-            void **w = words(b);
             uint32_t i = 0;
-            for (; i < s->block_max - 1 && h->nmag > VX_SLAB_MAG / 2; i++) w[2 + i] = h->mag[--h->nmag];
-            if (i < s->block_max - 1) w[2 + i] = NULL;
-            w[1] = h->blocks;
+            for (; i < s->block_max - 1 && h->nmag > VX_SLAB_MAG / 2; i++)
+                ENTRY(s, b, i) = h->mag[--h->nmag];
+            if (i < s->block_max - 1) ENTRY(s, b, i) = NULL;
+            LINK(s, b) = h->blocks;
             h->blocks = b;
         }
         h->mag[h->nmag++] = obj;
@@ -158,7 +163,7 @@ void vx_slab_free(VxSlab *s, uint32_t cur, void *obj)
         p->owner = owner;
         p->count = 1;
     } else {
-        words(p->block)[2 + p->count - 1] = obj;
+        ENTRY(s, p->block, p->count - 1) = obj;
         p->count++;
     }
     if (p->count == s->block_max) {

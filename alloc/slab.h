@@ -4,7 +4,8 @@
  * only at vx_slab_destroy, so object memory is type-stable for the pool's
  * life: a late, stale access to a freed task's state word (a wake carrying an
  * old generation) reads a valid word and is rejected by the generation check.
- * The first 8 bytes of an object are never written by the pool.
+ * The first `keep` bytes of an object (a multiple of 8, chosen at init) are
+ * never written by the pool.
  *
  * Each owner (a worker, or the shared heap used under the caller's lock by
  * foreign threads) has a heap, and a page's objects always return to the
@@ -59,7 +60,8 @@ typedef struct VxSlabHeap {
 
 typedef struct VxSlab {
     const VexAllocator *a;
-    size_t obj_size;     /* rounded up to 8; at least 24 */
+    size_t obj_size;     /* rounded up to 8 */
+    uint32_t keep_words; /* leading words the pool never writes */
     uint32_t block_max;  /* objects one block carries, itself included */
     uint32_t nheaps;
     VxSlabHeap *heaps;
@@ -67,10 +69,13 @@ typedef struct VxSlab {
     _Atomic size_t page_count;
 } VxSlab;
 
-/* Prepares a pool of nheaps heaps for objects of obj_size bytes (24 to
- * VX_SLAB_PAGE / 8). Never-used objects are handed out zero-filled. Returns
- * 0, or VEX_ENOMEM if the heap array cannot be allocated. Single thread. */
-int vx_slab_init(VxSlab *s, const VexAllocator *a, size_t obj_size, uint32_t nheaps);
+/* Prepares a pool of nheaps heaps for objects of obj_size bytes (at most
+ * VX_SLAB_PAGE / 8) whose first keep bytes (a multiple of 8) the pool never
+ * writes once handed out; obj_size must leave at least two more words.
+ * Never-used objects are handed out zero-filled. Returns 0, VEX_EINVAL for a
+ * bad geometry, or VEX_ENOMEM. Single thread. */
+int vx_slab_init(VxSlab *s, const VexAllocator *a, size_t obj_size, size_t keep,
+                 uint32_t nheaps);
 
 /* Returns every page to the allocator; objects still in use are dropped. */
 void vx_slab_destroy(VxSlab *s);

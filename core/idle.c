@@ -54,7 +54,7 @@ void vx_idle_notify(Runtime *rt)
     if (should_wake(s, rt->nworkers) && rt->nsleepers > 0) {
         uint32_t id = rt->sleepers[--rt->nsleepers];
         target = &rt->workers[id];
-        target->in_sleepers = false;
+        atomic_store_explicit(&target->in_sleepers, false, memory_order_relaxed);
         /* The woken worker counts as unparked and searching from now on, so
          * a second notify does not wake a second worker for the same work. */
         atomic_fetch_add_explicit(&rt->idle, UNPARKED_ONE | 1, memory_order_seq_cst);
@@ -71,7 +71,7 @@ bool vx_idle_park(Runtime *rt, VxWorker *w)
     uint64_t dec = UNPARKED_ONE | (was_searching ? 1 : 0);
     uint64_t prev = atomic_fetch_sub_explicit(&rt->idle, dec, memory_order_seq_cst);
     rt->sleepers[rt->nsleepers++] = w->id;
-    w->in_sleepers = true;
+    atomic_store_explicit(&w->in_sleepers, true, memory_order_relaxed);
     vx_unlock(&rt->idle_lock, &rt->sys);
     return was_searching && searching_of(prev) == 1;
 }
@@ -80,14 +80,14 @@ bool vx_idle_leave(Runtime *rt, VxWorker *w)
 {
     bool notified;
     vx_lock(&rt->idle_lock, &rt->sys);
-    if (w->in_sleepers) {
+    if (atomic_load_explicit(&w->in_sleepers, memory_order_relaxed)) {
         for (uint32_t i = 0; i < rt->nsleepers; i++) {
             if (rt->sleepers[i] == w->id) {
                 rt->sleepers[i] = rt->sleepers[--rt->nsleepers];
                 break;
             }
         }
-        w->in_sleepers = false;
+        atomic_store_explicit(&w->in_sleepers, false, memory_order_relaxed);
         atomic_fetch_add_explicit(&rt->idle, UNPARKED_ONE, memory_order_seq_cst);
         notified = false;
     } else {

@@ -19,6 +19,7 @@
 struct VexNotify {
     _Atomic uintptr_t state;
     Runtime *rt;
+    VexAllocator a; /* a copy: destroying n never touches the runtime */
 };
 
 VexNotify *vex_notify_create(Runtime *rt)
@@ -28,6 +29,7 @@ VexNotify *vex_notify_create(Runtime *rt)
     if (!n) return NULL;
     atomic_init(&n->state, NOTIFY_EMPTY);
     n->rt = rt;
+    n->a = rt->sys.a;
     return n;
 }
 
@@ -36,7 +38,8 @@ int vex_notify_destroy(VexNotify *n)
     if (!n) return 0;
     uintptr_t s = atomic_load_explicit(&n->state, memory_order_acquire);
     if (s != NOTIFY_EMPTY && s != NOTIFY_PERMIT) return VEX_EBUSY; /* a task still waits */
-    vx_mem_free(&n->rt->sys, n, sizeof *n, _Alignof(VexNotify));
+    VexAllocator a = n->a;
+    a.free(a.ctx, n, sizeof *n, _Alignof(VexNotify));
     return 0;
 }
 

@@ -71,7 +71,7 @@ typedef struct VxWorker {
     /* Written by other threads. */
     VX_ALIGNED _Atomic(VxTimer *) timer_cancels; /* remote cancels, Treiber stack */
     VX_ALIGNED _Atomic uint32_t park_state;      /* VX_PARK_* */
-    bool in_sleepers;                            /* guarded by rt->idle_lock */
+    _Atomic bool in_sleepers;                    /* written under rt->idle_lock; read racily by stall watchers */
     VX_ALIGNED VxStats stats;
 } VxWorker;
 
@@ -84,7 +84,6 @@ typedef struct VxWorker {
 #define VX_BATCH_MAX (VX_LQ_MAX / 2 + 1)
 
 typedef struct VxBatch {
-    uint64_t reserved_;  /* the slab pool never writes an object's first word */
     void *next;          /* spill-list link: the next entry (tagged) */
     uint32_t count;
     VxTask *tasks[VX_BATCH_MAX];
@@ -104,6 +103,7 @@ struct Runtime {
     uint32_t nworkers;
     uint32_t tick_shift;
     VxWorker *workers;
+    char *thread_mem;              /* nworkers platform thread handles */
 
     /* Global queue: bounded MPMC plus an unbounded spill list. Producers use
      * the spill list while it is non-empty, so FIFO order holds per producer. */

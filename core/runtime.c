@@ -98,10 +98,8 @@ static void free_runtime(Runtime *rt)
     vx_slab_destroy(&rt->tasks);
     vx_slab_destroy(&rt->timers);
     vx_slab_destroy(&rt->batches);
-    if (rt->workers) {
-        size_t tsz = sys.p->thread_size ? sys.p->thread_size : 1;
-        vx_mem_free(&sys, rt->workers[0].thread, tsz * rt->nworkers, 16);
-    }
+    size_t tsz = sys.p->thread_size ? sys.p->thread_size : 1;
+    vx_mem_free(&sys, rt->thread_mem, tsz * rt->nworkers, 16);
     vx_mem_free(&sys, rt->sleepers, sizeof(uint32_t) * rt->nworkers, _Alignof(uint32_t));
     vx_mem_free(&sys, rt->workers, sizeof(VxWorker) * rt->nworkers, _Alignof(VxWorker));
     vx_mem_free(&sys, rt->gq_cells, vx_mpmc_cells_size(rt->gq_capacity), _Alignof(VxMpmcCell));
@@ -189,18 +187,14 @@ int vx_runtime_new(const RuntimeConfig *cfg, Runtime **out)
                                               _Alignof(VxMpmcCell));
     rt->workers = (VxWorker *)vx_mem_alloc(&sys, sizeof(VxWorker) * n, _Alignof(VxWorker));
     rt->sleepers = (uint32_t *)vx_mem_alloc(&sys, sizeof(uint32_t) * n, _Alignof(uint32_t));
-    char *threads = (char *)vx_mem_alloc(&sys, tsz * n, 16);
-    if (!rt->gq_cells || !rt->workers || !rt->sleepers || !threads) {
-        if (rt->workers && threads) rt->workers[0].thread = threads;
-        else vx_mem_free(&sys, threads, tsz * n, 16);
-        goto fail_nothreads;
-    }
+    char *threads = rt->thread_mem = (char *)vx_mem_alloc(&sys, tsz * n, 16);
+    if (!rt->gq_cells || !rt->workers || !rt->sleepers || !threads) goto fail_nothreads;
     uint64_t now = vx_plat_now_ns(&sys);
     for (uint32_t i = 0; i < n; i++) init_worker(rt, &rt->workers[i], i, threads + tsz * i, now);
     vx_mpmc_init(&rt->gq, rt->gq_cells, rt->gq_capacity);
-    if (vx_slab_init(&rt->tasks, &rt->sys.a, sizeof(VxTask), n + 1) ||
-        vx_slab_init(&rt->timers, &rt->sys.a, sizeof(VxTimer), n + 1) ||
-        vx_slab_init(&rt->batches, &rt->sys.a, sizeof(VxBatch), n + 1))
+    if (vx_slab_init(&rt->tasks, &rt->sys.a, sizeof(VxTask), VX_TASK_KEEP, n + 1) ||
+        vx_slab_init(&rt->timers, &rt->sys.a, sizeof(VxTimer), 0, n + 1) ||
+        vx_slab_init(&rt->batches, &rt->sys.a, sizeof(VxBatch), 0, n + 1))
         goto fail_nothreads;
 
     for (uint32_t i = 0; i < n; i++) {

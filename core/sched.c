@@ -444,22 +444,38 @@ void vx_sched_unpark_worker(Runtime *rt, VxWorker *w)
 /* --- Stalls ---
  *
  * A resume is never preempted, so a worker stuck in a long one keeps the
- * task in its LIFO slot (and, if nobody was woken for them, tasks in its
- * ring) to itself (tokio#4941, #4730). A sleeping worker that sees another
- * worker holding work sleeps at most STALL_NS at a time; if on waking that
- * worker's tick has not moved, it is stuck, and the sleeper takes its ring
- * and its LIFO task. Only then may a LIFO slot be stolen, so ping-pong pairs
- * are not pulled apart while their worker makes progress (tokio#8065). */
-#define STALL_NS 2000000u
+ * task in its LIFO slot, and the tasks in its ring if nobody was woken for
+ * them, to itself (tokio#4941, #4730). So a sleeping worker keeps an eye on
+ * another worker that is awake: every STALL_NS if that worker holds queued
+ * work, every WATCH_NS otherwise. If on waking the watched worker's tick has
+ * not moved and it holds work, it is stuck in one resume: the sleeper takes
+ * its ring and its LIFO task. A LIFO slot is taken only then, so ping-pong
+ * pairs are not pulled apart while their worker makes progress (tokio#8065).
+ * A runtime whose workers all sleep makes no such wake-ups at all. */
+#define STALL_NS 2000000u  /* watched worker holds queued work */
+#define WATCH_NS 10000000u /* watched worker is merely awake (Go's sysmon ceiling) */
 
-static VxWorker *busy_victim(VxWorker *w)
+VX_INLINE bool holds_work(VxWorker *v)
+{
+    return atomic_load_explicit(&v->lifo, memory_order_relaxed) || vx_lq_len(&v->q);
+}
+
+/* Picks another worker to watch, preferring one holding work; NULL if every
+ * other worker sleeps. *interval gets the watch period. */
+static VxWorker *pick_watch(VxWorker *w, uint64_t *interval)
 {
     Runtime *rt = w->rt;
+    VxWorker *awake = NULL;
     for (uint32_t i = 1; i < rt->nworkers; i++) {
         VxWorker *v = &rt->workers[(w->id + i) % rt->nworkers];
-        if (atomic_load_explicit(&v->lifo, memory_order_relaxed) || vx_lq_len(&v->q)) return v;
+        if (holds_work(v)) {
+            *interval = STALL_NS;
+            return v;
+        }
+        if (!awake && !atomic_load_explicit(&v->in_sleepers, memory_order_relaxed)) awake = v;
     }
-    return NULL;
+    *interval = WATCH_NS;
+    return awake;
 }
 
 /* Takes the stuck victim's ring (half) and LIFO task into w's empty ring. */
@@ -499,10 +515,11 @@ static void park_worker(VxWorker *w)
 
     VxWorker *watch = NULL;
     uint32_t watch_tick = 0;
+    uint64_t watch_ns = 0;
     for (;;) {
-        if (!watch && rt->nworkers > 1 && (watch = busy_victim(w)))
+        if (!watch && rt->nworkers > 1 && (watch = pick_watch(w, &watch_ns)))
             watch_tick = VX_LOAD_RELAXED(&watch->tick);
-        uint64_t timeout = watch ? STALL_NS : VEX_WAIT_FOREVER;
+        uint64_t timeout = watch ? watch_ns : VEX_WAIT_FOREVER;
         uint64_t next = vx_timer_next_ns(w);
         if (next != UINT64_MAX) {
             uint64_t now = vx_plat_now_ns(&rt->sys);
@@ -520,14 +537,14 @@ static void park_worker(VxWorker *w)
             return;
         }
         if (watch) {
-            if (VX_LOAD_RELAXED(&watch->tick) == watch_tick) {
+            if (VX_LOAD_RELAXED(&watch->tick) == watch_tick && holds_work(watch)) {
                 vx_idle_leave(rt, w);
-                if (!rescue(w, watch)) watch = NULL; /* it got going meanwhile */
+                rescue(w, watch);
                 return;
             }
-            watch = NULL; /* it made progress: look again */
+            watch = NULL; /* it made progress, or has nothing to take: look again */
         }
-        /* Spurious wake-up, or the watched worker moved on: sleep again. */
+        /* Spurious wake-up, or nothing to rescue: sleep again. */
     }
 }
 

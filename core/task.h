@@ -61,17 +61,23 @@ struct CancelToken {
 struct VxTimer;
 
 typedef struct VxTask {
+    /* Read by wakers that may be late (the task finished, its slot reused):
+     * the slab pool never writes these bytes (VX_TASK_KEEP), so such a read
+     * sees a consistent word, which the generation check then rejects. */
     CancelToken tok;            /* the state word; must stay first */
-    coro_resume_func fn;
-    void *data;
-    struct VxTask *next;        /* spill-list link */
-    struct VxTimer *timer;      /* timer of the current or previous wait; runner only */
     void *_Atomic wait_src;     /* notify or I/O record of the current wait, or NULL */
     _Atomic uint32_t wait_gen;  /* low 32 bits of the gen wait_src was armed for */
     uint8_t wait_kind;          /* VX_WAIT_*; runner only */
     uint8_t io_events;          /* EventType bits armed in the current wait; runner only */
     uint16_t spare_;
+    /* Free for the pool's use while the task is not allocated. */
+    coro_resume_func fn;
+    void *data;
+    struct VxTask *next;        /* spill-list link */
+    struct VxTimer *timer;      /* timer of the current or previous wait; runner only */
 } VxTask;
+
+#define VX_TASK_KEEP offsetof(VxTask, fn)
 
 /* What wait_src points at. */
 enum { VX_WAIT_NONE = 0, VX_WAIT_NOTIFY = 1, VX_WAIT_IO = 2 };

@@ -23,7 +23,8 @@ typedef struct VexNotify VexNotify;
  * NULL or memory runs out. Any thread. */
 VEX_API VexNotify *vex_notify_create(Runtime *rt);
 
-/* Frees n. No task may still be waiting on it; NULL is a no-op. */
+/* Frees n; VEX_EBUSY (and n is kept) if a task is still waiting on it.
+ * May be called after the runtime was destroyed. NULL is a no-op. */
 VEX_API int vex_notify_destroy(VexNotify *n);
 
 /* Wakes the task waiting on n, or stores the permit if none waits. Any

@@ -4,6 +4,8 @@
 #ifndef VX_TEST_SUPPORT_H
 #define VX_TEST_SUPPORT_H
 
+#include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -81,5 +83,9 @@ uint64_t test_cpu_ns(void);
 /* Creates a runtime with n workers on the given allocator/platform (either
  * may be NULL for the default) and asserts success. */
 Runtime *test_runtime(int n, CountingAlloc *ca, CountingPlatform *cp);
+
+/* Runs runtime_run(rt) on a new thread (asserting it returns 0 when joined). */
+pthread_t test_run_async(Runtime *rt);
+void test_join(pthread_t th);
 
 #endif /* VX_TEST_SUPPORT_H */
