@@ -18,8 +18,9 @@
 
 struct VexNotify {
     _Atomic uintptr_t state;
-    Runtime *rt;
-    VexAllocator a; /* a copy: destroying n never touches the runtime */
+    Runtime *rt;               /* NULL once the runtime was destroyed */
+    VexAllocator a;            /* a copy: destroying n never needs the runtime */
+    VexNotify *prev, *next;    /* the runtime's list, under rt->notify_lock */
 };
 
 VexNotify *vex_notify_create(Runtime *rt)
@@ -30,14 +31,43 @@ VexNotify *vex_notify_create(Runtime *rt)
     atomic_init(&n->state, NOTIFY_EMPTY);
     n->rt = rt;
     n->a = rt->sys.a;
+    n->prev = NULL;
+    vx_lock(&rt->notify_lock, &rt->sys);
+    n->next = rt->notifies;
+    if (n->next) n->next->prev = n;
+    rt->notifies = n;
+    vx_unlock(&rt->notify_lock, &rt->sys);
     return n;
+}
+
+void vx_notify_orphan_all(Runtime *rt)
+{
+    /* Tasks are gone with the runtime: their registrations are void. The
+     * notifies stay valid objects for their owner to destroy. */
+    vx_lock(&rt->notify_lock, &rt->sys);
+    for (VexNotify *n = rt->notifies; n; n = n->next) {
+        atomic_store_explicit(&n->state, NOTIFY_EMPTY, memory_order_relaxed);
+        n->rt = NULL;
+    }
+    rt->notifies = NULL;
+    vx_unlock(&rt->notify_lock, &rt->sys);
 }
 
 int vex_notify_destroy(VexNotify *n)
 {
     if (!n) return 0;
-    uintptr_t s = atomic_load_explicit(&n->state, memory_order_acquire);
-    if (s != NOTIFY_EMPTY && s != NOTIFY_PERMIT) return VEX_EBUSY; /* a task still waits */
+    Runtime *rt = n->rt;
+    if (rt) {
+        uintptr_t s = atomic_load_explicit(&n->state, memory_order_acquire);
+        if (s != NOTIFY_EMPTY && s != NOTIFY_PERMIT) return VEX_EBUSY; /* a task still waits */
+        vx_lock(&rt->notify_lock, &rt->sys);
+        if (n->prev)
+            n->prev->next = n->next;
+        else
+            rt->notifies = n->next;
+        if (n->next) n->next->prev = n->prev;
+        vx_unlock(&rt->notify_lock, &rt->sys);
+    }
     VexAllocator a = n->a;
     a.free(a.ctx, n, sizeof *n, _Alignof(VexNotify));
     return 0;
@@ -89,12 +119,14 @@ static int signal_from(VexNotify *n, VxWorker *w)
 int vex_notify_signal(VexNotify *n)
 {
     if (!n) return VEX_EINVAL;
+    if (!n->rt) return VEX_ESHUTDOWN;
     return signal_from(n, NULL);
 }
 
 int worker_notify_signal(WorkerContext *ctx, VexNotify *n)
 {
     if (!n) return VEX_EINVAL;
+    if (!n->rt) return VEX_ESHUTDOWN;
     if (!ctx || !ctx->task) return signal_from(n, NULL);
     return signal_from(n, ctx->w);
 }

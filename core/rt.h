@@ -137,6 +137,10 @@ struct Runtime {
     VxSlab batches;
     VxLock foreign_lock;
 
+    /* Notifies created on this runtime, orphaned at destroy. */
+    VxLock notify_lock;
+    struct VexNotify *notifies;
+
     /* Counters of threads that are not workers. */
     VX_ALIGNED _Atomic uint64_t foreign_spawns;
     _Atomic uint64_t foreign_global_pushes;
@@ -174,6 +178,7 @@ uint64_t vx_timer_next_ns(VxWorker *w);
 
 /* --- notify.c --- */
 unsigned vx_notify_arm(VxWorker *w, VxTask *t, uint64_t gen);
+void vx_notify_orphan_all(Runtime *rt);
 void vx_notify_release(VxTask *t);
 
 /* --- runtime.c --- */

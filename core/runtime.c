@@ -169,6 +169,7 @@ int vx_runtime_new(const RuntimeConfig *cfg, Runtime **out)
     vx_lock_init(&rt->spill_lock);
     vx_lock_init(&rt->idle_lock);
     vx_lock_init(&rt->foreign_lock);
+    vx_lock_init(&rt->notify_lock);
     atomic_init(&rt->spill_len, 0);
     atomic_init(&rt->idle, (uint64_t)n << 32); /* every worker starts unparked, none searching */
     atomic_init(&rt->live, 0);
@@ -258,6 +259,7 @@ int runtime_destroy(Runtime *rt)
         return VEX_EBUSY;
     vx_sched_stop(rt);
     join_threads(rt);
+    vx_notify_orphan_all(rt);
     free_runtime(rt);
     return 0;
 }

@@ -24,7 +24,8 @@ typedef struct VexNotify VexNotify;
 VEX_API VexNotify *vex_notify_create(Runtime *rt);
 
 /* Frees n; VEX_EBUSY (and n is kept) if a task is still waiting on it.
- * May be called after the runtime was destroyed. NULL is a no-op. */
+ * After runtime_destroy, every notify of that runtime may be destroyed (its
+ * waiters are gone); signalling one gives VEX_ESHUTDOWN. NULL is a no-op. */
 VEX_API int vex_notify_destroy(VexNotify *n);
 
 /* Wakes the task waiting on n, or stores the permit if none waits. Any

@@ -46,7 +46,8 @@ static void *canceller(void *arg)
 Test(cancel_token, cancel_wakes_a_parked_task)
 {
     Runtime *rt = test_runtime(2, NULL, NULL);
-    Sleeper s = {0};
+    Sleeper s;
+    memset(&s, 0, sizeof s);
     CHECK_OK(runtime_spawn_global(rt, sleeper, &s));
     pthread_t th;
     pthread_create(&th, NULL, canceller, &s);

@@ -143,6 +143,8 @@ Test(edge_cases, run_twice_and_destroy_while_running_are_refused)
     pthread_join(th, NULL);
     CHECK_INT(vex_notify_destroy(n), VEX_EBUSY); /* the task still waits on it (never resumed) */
     CHECK_OK(runtime_destroy(rt));
+    CHECK_INT(vex_notify_signal(n), VEX_ESHUTDOWN);
+    CHECK_OK(vex_notify_destroy(n)); /* its waiter went with the runtime */
 }
 
 Test(edge_cases, invalid_platform_or_allocator_is_rejected)
@@ -173,12 +175,37 @@ Test(edge_cases, strerror_covers_every_code)
     cr_assert_str_eq(vex_strerror(-9999), "unknown error");
 }
 
+static _Atomic int trace_lines, trace_run_lines;
+
+static void capture_trace(void *ctx, const char *line)
+{
+    (void)ctx;
+    atomic_fetch_add(&trace_lines, 1);
+    if (strstr(line, "run")) atomic_fetch_add(&trace_run_lines, 1);
+}
+
 Test(edge_cases, tracing_writes_through_the_platform)
 {
-    Runtime *rt = test_runtime(1, NULL, NULL);
+    VexPlatform p = *vex_platform_default();
+    p.trace = capture_trace;
+    RuntimeConfig cfg;
+    runtime_config_init(&cfg);
+    cfg.workers = 1;
+    cfg.platform = &p;
+    Runtime *rt = runtime_create_with(&cfg);
+    cr_assert_not_null(rt);
+    CHECK_OK(runtime_spawn_global(rt, count, NULL));
+    runtime_enable_auto_shutdown(rt, true);
+    CHECK_OK(runtime_run(rt)); /* tracing off: nothing written */
+    CHECK_INT(atomic_load(&trace_lines), 0);
+    CHECK_OK(runtime_destroy(rt));
+
+    rt = runtime_create_with(&cfg);
     CHECK_OK(runtime_set_tracing(rt, true));
     CHECK_OK(runtime_spawn_global(rt, count, NULL));
     runtime_enable_auto_shutdown(rt, true);
     CHECK_OK(runtime_run(rt));
     CHECK_OK(runtime_destroy(rt));
+    cr_assert_gt(atomic_load(&trace_lines), 2);
+    CHECK_INT(atomic_load(&trace_run_lines), 2); /* "run" and "run returned" */
 }

@@ -1,0 +1,80 @@
+/* test_timer_await - timer awaits on a real clock: never early, and tasks
+ * whose deadlines are well apart wake in deadline order. (Lateness is a
+ * benchmark figure, bench/ timers, not a pass/fail criterion here.) */
+#include "support/support.h"
+#include "vexrt/task.h"
+
+TestSuite(timer_await, .timeout = 60);
+
+enum { N = 40 };
+
+typedef struct {
+    uint64_t deadline, woke;
+    int resumes;
+    _Atomic int *order;
+    int rank;
+} Sleeper;
+
+static CoroStatus sleeper(WorkerContext *ctx, void *data)
+{
+    Sleeper *s = data;
+    if (s->resumes++ == 0) {
+        worker_await_deadline(ctx, s->deadline);
+        return CORO_STATUS_YIELDED;
+    }
+    s->woke = worker_now_ns(ctx);
+    s->rank = atomic_fetch_add(s->order, 1);
+    return CORO_STATUS_DONE;
+}
+
+Test(timer_await, never_early_and_in_deadline_order)
+{
+    Runtime *rt = test_runtime(2, NULL, NULL);
+    static Sleeper s[N];
+    _Atomic int order = 0;
+    uint64_t start = test_now_ns() + 5000000;
+    for (int i = 0; i < N; i++) {
+        /* Spawned in a shuffled order; deadlines 3 ms apart. */
+        int k = (i * 17) % N;
+        s[k] = (Sleeper){start + (uint64_t)k * 3000000, 0, 0, &order, -1};
+    }
+    for (int i = 0; i < N; i++) CHECK_OK(runtime_spawn_global(rt, sleeper, &s[(i * 7) % N]));
+    runtime_enable_auto_shutdown(rt, true);
+    CHECK_OK(runtime_run(rt));
+    for (int i = 0; i < N; i++) {
+        CHECK_GE(s[i].woke, s[i].deadline);
+        CHECK_INT(s[i].rank, i);
+    }
+    RuntimeStats st;
+    runtime_get_stats(rt, &st);
+    CHECK_EQ(st.timers_fired, N);
+    runtime_destroy(rt);
+}
+
+typedef struct {
+    int resumes;
+    uint64_t t0, woke;
+} Short;
+
+static CoroStatus short_sleep(WorkerContext *ctx, void *data)
+{
+    Short *s = data;
+    if (s->resumes++ == 0) {
+        s->t0 = worker_now_ns(ctx);
+        worker_await_after_ns(ctx, 50000); /* 50 us: below a millisecond works */
+        return CORO_STATUS_YIELDED;
+    }
+    s->woke = worker_now_ns(ctx);
+    return CORO_STATUS_DONE;
+}
+
+Test(timer_await, sub_millisecond_sleep_is_not_early)
+{
+    Short s = {0};
+    Runtime *rt = test_runtime(1, NULL, NULL);
+    CHECK_OK(runtime_spawn_global(rt, short_sleep, &s));
+    runtime_enable_auto_shutdown(rt, true);
+    CHECK_OK(runtime_run(rt));
+    CHECK_GE(s.woke - s.t0, 50000);
+    runtime_destroy(rt);
+}
