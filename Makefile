@@ -90,7 +90,7 @@ run: $(BUILD)/examples/seed_example
 # --- Tests ----------------------------------------------------------------
 
 TEST_SRCS    := $(wildcard tests/api/*.c tests/core/*.c tests/alloc/*.c)
-SUPPORT_SRCS := $(wildcard tests/support/*.c)
+SUPPORT_SRCS := $(wildcard tests/support/*.c) platform/virtual/virtual.c
 TESTCFLAGS   := $(CSTD) $(WARN) -Wno-missing-prototypes $(OPT) $(INC) -Itests -D_GNU_SOURCE \
                 $(SANFLAGS)
 

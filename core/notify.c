@@ -20,7 +20,7 @@ struct VexNotify {
     _Atomic uintptr_t state;
     Runtime *rt;               /* NULL once the runtime was destroyed */
     VexAllocator a;            /* a copy: destroying n never needs the runtime */
-    VexNotify *prev, *next;    /* the runtime's list, under rt->notify_lock */
+    VexNotify *prev, *next;    /* the runtime's list, under rt->objects_lock */
 };
 
 VexNotify *vex_notify_create(Runtime *rt)
@@ -32,11 +32,11 @@ VexNotify *vex_notify_create(Runtime *rt)
     n->rt = rt;
     n->a = rt->sys.a;
     n->prev = NULL;
-    vx_lock(&rt->notify_lock, &rt->sys);
+    vx_lock(&rt->objects_lock, &rt->sys);
     n->next = rt->notifies;
     if (n->next) n->next->prev = n;
     rt->notifies = n;
-    vx_unlock(&rt->notify_lock, &rt->sys);
+    vx_unlock(&rt->objects_lock, &rt->sys);
     return n;
 }
 
@@ -44,13 +44,13 @@ void vx_notify_orphan_all(Runtime *rt)
 {
     /* Tasks are gone with the runtime: their registrations are void. The
      * notifies stay valid objects for their owner to destroy. */
-    vx_lock(&rt->notify_lock, &rt->sys);
+    vx_lock(&rt->objects_lock, &rt->sys);
     for (VexNotify *n = rt->notifies; n; n = n->next) {
         atomic_store_explicit(&n->state, NOTIFY_EMPTY, memory_order_relaxed);
         n->rt = NULL;
     }
     rt->notifies = NULL;
-    vx_unlock(&rt->notify_lock, &rt->sys);
+    vx_unlock(&rt->objects_lock, &rt->sys);
 }
 
 int vex_notify_destroy(VexNotify *n)
@@ -58,19 +58,25 @@ int vex_notify_destroy(VexNotify *n)
     if (!n) return 0;
     Runtime *rt = n->rt;
     if (rt) {
-        uintptr_t s = atomic_load_explicit(&n->state, memory_order_acquire);
-        if (s != NOTIFY_EMPTY && s != NOTIFY_PERMIT) return VEX_EBUSY; /* a task still waits */
-        vx_lock(&rt->notify_lock, &rt->sys);
+        if (vx_notify_has_waiter(n)) return VEX_EBUSY;
+        vx_lock(&rt->objects_lock, &rt->sys);
         if (n->prev)
             n->prev->next = n->next;
         else
             rt->notifies = n->next;
         if (n->next) n->next->prev = n->prev;
-        vx_unlock(&rt->notify_lock, &rt->sys);
+        vx_unlock(&rt->objects_lock, &rt->sys);
     }
     VexAllocator a = n->a;
     a.free(a.ctx, n, sizeof *n, _Alignof(VexNotify));
     return 0;
+}
+
+bool vx_notify_has_waiter(VexNotify *n)
+{
+    if (!n->rt) return false; /* orphaned: its waiter went with the runtime */
+    uintptr_t s = atomic_load_explicit(&n->state, memory_order_acquire);
+    return s != NOTIFY_EMPTY && s != NOTIFY_PERMIT;
 }
 
 bool vex_notify_try_take(VexNotify *n)

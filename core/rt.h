@@ -137,9 +137,12 @@ struct Runtime {
     VxSlab batches;
     VxLock foreign_lock;
 
-    /* Notifies created on this runtime, orphaned at destroy. */
-    VxLock notify_lock;
+    /* Objects whose lifetime the runtime tracks (under objects_lock):
+     * notifies, orphaned at destroy, and the links of tasks spawned with a
+     * created cancel token, released at destroy. */
+    VxLock objects_lock;
     struct VexNotify *notifies;
+    struct VxLink *links;
 
     /* Counters of threads that are not workers. */
     VX_ALIGNED _Atomic uint64_t foreign_spawns;
@@ -157,6 +160,10 @@ void vx_sched_worker_main(void *arg);
 void vx_sched_push(Runtime *rt, VxWorker *w, VxTask *t, bool lifo);
 void vx_sched_global_push(Runtime *rt, VxTask *t);
 int vx_sched_spawn(Runtime *rt, VxWorker *w, coro_resume_func fn, void *data);
+/* The two halves of vx_sched_spawn: a task ready to run but not yet visible
+ * (NULL and *err on failure), and making it visible. */
+VxTask *vx_sched_task_new(Runtime *rt, VxWorker *w, coro_resume_func fn, void *data, int *err);
+void vx_sched_task_start(Runtime *rt, VxWorker *w, VxTask *t);
 void vx_sched_stop(Runtime *rt);
 void vx_sched_unpark_worker(Runtime *rt, VxWorker *w);
 
@@ -179,7 +186,11 @@ uint64_t vx_timer_next_ns(VxWorker *w);
 /* --- notify.c --- */
 unsigned vx_notify_arm(VxWorker *w, VxTask *t, uint64_t gen);
 void vx_notify_orphan_all(Runtime *rt);
+bool vx_notify_has_waiter(struct VexNotify *n);
 void vx_notify_release(VxTask *t);
+
+/* --- cancel.c --- */
+void vx_cancel_release_links(Runtime *rt);
 
 /* --- runtime.c --- */
 void vx_live_return_credits(Runtime *rt, VxWorker *w);

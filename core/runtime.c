@@ -169,7 +169,7 @@ int vx_runtime_new(const RuntimeConfig *cfg, Runtime **out)
     vx_lock_init(&rt->spill_lock);
     vx_lock_init(&rt->idle_lock);
     vx_lock_init(&rt->foreign_lock);
-    vx_lock_init(&rt->notify_lock);
+    vx_lock_init(&rt->objects_lock);
     atomic_init(&rt->spill_len, 0);
     atomic_init(&rt->idle, (uint64_t)n << 32); /* every worker starts unparked, none searching */
     atomic_init(&rt->live, 0);
@@ -260,6 +260,7 @@ int runtime_destroy(Runtime *rt)
     vx_sched_stop(rt);
     join_threads(rt);
     vx_notify_orphan_all(rt);
+    vx_cancel_release_links(rt);
     free_runtime(rt);
     return 0;
 }
@@ -382,39 +383,4 @@ int worker_await_io(WorkerContext *ctx, int fd, EventType type)
         return VEX_EBADF;
     }
     return worker_await_ioh(ctx, (IoHandle)fd, type);
-}
-
-/* --- Cancellation (the seed's per-task token) --- */
-
-CancelToken *worker_cancel_token(WorkerContext *ctx)
-{
-    if (!ctx_live(ctx)) return NULL;
-    return &ctx->task->tok;
-}
-
-bool cancel_requested(const CancelToken *t)
-{
-    if (!t) return false;
-    /* acquire: a task that sees the flag also sees what the canceller wrote before. */
-    return (atomic_load_explicit(&t->state, memory_order_acquire) & VX_TS_CANCELLED) != 0;
-}
-
-int cancel_request(CancelToken *tok)
-{
-    if (!tok) return VEX_EINVAL;
-    uint64_t s = atomic_fetch_or_explicit(&tok->state, VX_TS_CANCELLED, memory_order_acq_rel);
-    if (s & VX_TS_CANCELLED) return 0; /* already requested: one wake per token */
-    VxTask *t = (VxTask *)(void *)tok;
-    /* The runtime is the one whose pool the task's memory came from. */
-    Runtime *rt = VX_CONTAINER_OF(vx_slab_pool_of(t), Runtime, tasks);
-    atomic_fetch_add_explicit(&rt->foreign_cancels, 1, memory_order_relaxed);
-    /* Wake with the generation we saw: a parked task is made runnable, a
-     * queued or running one gets NOTIFIED (its next park is skipped). If the
-     * gen moved meanwhile, another wake got there first: nothing to do. */
-    if (vx_task_wake(t, vx_ts_gen(s), VX_WAKE_CANCELLED)) {
-        /* We do not know the calling thread, so the task goes through the
-         * global queue (with the full wake-up protocol). */
-        vx_sched_push(rt, NULL, t, false);
-    }
-    return 0;
 }

@@ -234,15 +234,25 @@ VX_INLINE void task_free(Runtime *rt, VxWorker *w, VxTask *t)
     vx_slab_free(&rt->tasks, w ? w->id : VX_SLAB_FOREIGN, t);
 }
 
-int vx_sched_spawn(Runtime *rt, VxWorker *w, coro_resume_func fn, void *data)
+VxTask *vx_sched_task_new(Runtime *rt, VxWorker *w, coro_resume_func fn, void *data, int *err)
 {
-    if (!fn) return VEX_EINVAL;
-    if (atomic_load_explicit(&rt->stopping, memory_order_relaxed)) return VEX_ESHUTDOWN;
+    if (!fn) {
+        *err = VEX_EINVAL;
+        return NULL;
+    }
+    if (atomic_load_explicit(&rt->stopping, memory_order_relaxed)) {
+        *err = VEX_ESHUTDOWN;
+        return NULL;
+    }
     VxTask *t = task_alloc(rt, w);
-    if (!t) return VEX_ENOMEM;
+    if (!t) {
+        *err = VEX_ENOMEM;
+        return NULL;
+    }
     if (!take_credit(rt, w)) {
         task_free(rt, w, t);
-        return VEX_ESHUTDOWN;
+        *err = VEX_ESHUTDOWN;
+        return NULL;
     }
     vx_task_reset_state(t);
     t->fn = fn;
@@ -253,6 +263,11 @@ int vx_sched_spawn(Runtime *rt, VxWorker *w, coro_resume_func fn, void *data)
     atomic_store_explicit(&t->wait_gen, 0, memory_order_relaxed);
     t->wait_kind = VX_WAIT_NONE;
     t->io_events = 0;
+    return t;
+}
+
+void vx_sched_task_start(Runtime *rt, VxWorker *w, VxTask *t)
+{
     if (w) {
         VX_STAT_INC(w, VX_ST_SPAWNED);
         vx_sched_push(rt, w, t, false);
@@ -260,6 +275,14 @@ int vx_sched_spawn(Runtime *rt, VxWorker *w, coro_resume_func fn, void *data)
         atomic_fetch_add_explicit(&rt->foreign_spawns, 1, memory_order_relaxed);
         vx_sched_push(rt, NULL, t, false);
     }
+}
+
+int vx_sched_spawn(Runtime *rt, VxWorker *w, coro_resume_func fn, void *data)
+{
+    int err = 0;
+    VxTask *t = vx_sched_task_new(rt, w, fn, data, &err);
+    if (!t) return err;
+    vx_sched_task_start(rt, w, t);
     return 0;
 }
 

@@ -65,6 +65,7 @@ void vx_timer_release(VxWorker *w, VxTask *t)
     /* acq_rel: decides the race with the owner's fire (ARMED -> FIRED). */
     if (atomic_compare_exchange_strong_explicit(&tm->state, &exp, VX_TIMER_CANCELLED,
                                                 memory_order_acq_rel, memory_order_acquire)) {
+        VX_STAT_INC(w, VX_ST_TIMERS_CANCELLED);
         VxWorker *owner = &w->rt->workers[tm->owner];
         VxTimer *head = atomic_load_explicit(&owner->timer_cancels, memory_order_relaxed);
         do {
@@ -87,8 +88,7 @@ static void drain_cancels(VxWorker *w)
     while (tm) {
         VxTimer *next = tm->cancel_next;
         if (tm->e.linked) vx_wheel_remove(&w->wheel, &tm->e);
-        vx_slab_free(&w->rt->timers, w->id, tm);
-        VX_STAT_INC(w, VX_ST_TIMERS_CANCELLED);
+        vx_slab_free(&w->rt->timers, w->id, tm); /* counted by the canceller */
         tm = next;
     }
 }
