@@ -128,7 +128,7 @@ test-build: criterion-deps $(BUILD)/tests/vexrt-tests $(EXAMPLES)
 # by the tests' counting allocator.
 test: test-build
 	LSAN_OPTIONS="suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0" \
-	  $(BUILD)/tests/vexrt-tests --jobs 2
+	  timeout --foreground -k 10 900 $(BUILD)/tests/vexrt-tests --jobs 2
 	$(BUILD)/examples/seed_example > /dev/null
 
 asan:
@@ -138,7 +138,8 @@ tsan:
 	$(MAKE) BUILD=build/tsan SAN=tsan OPT="-O1 -g" tsan-run
 
 tsan-run: $(BUILD)/tests/vexrt-tests-mini
-	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" $(BUILD)/tests/vexrt-tests-mini
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	  timeout --foreground -k 10 1200 $(BUILD)/tests/vexrt-tests-mini
 
 # --- Benchmarks -----------------------------------------------------------
 

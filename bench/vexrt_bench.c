@@ -350,6 +350,7 @@ int main(int argc, char **argv)
     runtime_config_init(&cfg);
     cfg.workers = (int)threads;
     cfg.auto_shutdown = true;
+    if (getenv("VEXRT_TICK_NS")) cfg.timer_tick_ns = strtoull(getenv("VEXRT_TICK_NS"), NULL, 10);
     B.rt = runtime_create_with(&cfg);
     if (!B.rt || !(B.done = vex_notify_create(B.rt))) {
         fprintf(stderr, "runtime_create failed\n");
@@ -374,6 +375,20 @@ int main(int argc, char **argv)
         first = 0;
     }
     printf("},\"seconds\":%.6f,\"rate\":%.1f,\"unit\":\"%s\"", secs, units / secs, unit);
+    if (root_fn == timers_root && getenv("VEXRT_BENCH_DUMP")) {
+        FILE *f = fopen(getenv("VEXRT_BENCH_DUMP"), "w");
+        for (uint64_t i = 0; i < B.target; i++)
+            fprintf(f, "%llu %lld %llu\n", (unsigned long long)B.dur_ns[i], (long long)B.late_ns[i],
+                    (unsigned long long)(ttasks[i].t0 - B.t_start));
+        fclose(f);
+    }
+    if (root_fn == timers_root && getenv("VEXRT_BENCH_DUMP")) {
+        FILE *f = fopen(getenv("VEXRT_BENCH_DUMP"), "w");
+        for (uint64_t i = 0; i < B.target; i++)
+            fprintf(f, "%llu %lld %llu\n", (unsigned long long)B.dur_ns[i], (long long)B.late_ns[i],
+                    (unsigned long long)(ttasks[i].t0 - B.t_start));
+        fclose(f);
+    }
     if (root_fn == timers_root) {
         qsort(B.late_ns, B.target, sizeof *B.late_ns, cmp_i64);
         size_t n = B.target;

@@ -68,7 +68,7 @@ static void cancel_task(VxTask *t)
      * queued or running one gets NOTIFIED. If the gen moved meanwhile,
      * another wake got there first: nothing to do. We do not know the calling
      * thread, so the task goes through the global queue (full wake protocol). */
-    if (vx_task_wake(t, vx_ts_gen(s), VX_WAKE_CANCELLED)) vx_sched_push(rt, NULL, t, false);
+    if (vx_task_wake(t, vx_ts_gen(s), VX_WAKE_CANCELLED)) vx_sched_push(rt, NULL, t, VX_PUSH_BACK);
 }
 
 CancelToken *worker_cancel_token(WorkerContext *ctx)

@@ -106,7 +106,7 @@ bool vx_idle_work_pending(Runtime *rt)
         VxWorker *v = &rt->workers[i];
         /* LIFO slots are not counted: their owner runs them next, and a thief
          * woken for one would find nothing to steal (see sched.c on stalls). */
-        if (vx_lq_len(&v->q)) return true;
+        if (vx_lq_len(&v->q) || vx_lq_len(&v->wq)) return true;
     }
     return false;
 }

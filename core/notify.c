@@ -110,9 +110,9 @@ static int signal_from(VexNotify *n, VxWorker *w)
         if (r == VX_SRC_ENQUEUE) {
             if (w) {
                 VX_STAT_INC(w, VX_ST_WAKEUPS);
-                vx_sched_push(n->rt, w, t, true); /* runs next here: a hand-off */
+                vx_sched_push(n->rt, w, t, VX_PUSH_LIFO); /* runs next here: a hand-off */
             } else {
-                vx_sched_push(n->rt, NULL, t, false);
+                vx_sched_push(n->rt, NULL, t, VX_PUSH_BACK);
             }
             return 0;
         }
@@ -172,14 +172,18 @@ unsigned vx_notify_arm(VxWorker *w, VxTask *t, uint64_t gen)
     }
 }
 
-void vx_notify_release(VxTask *t)
+void vx_notify_release(VxTask *t, bool claimed)
 {
     VexNotify *n = (VexNotify *)atomic_load_explicit(&t->wait_src, memory_order_relaxed);
-    uintptr_t me = (uintptr_t)t;
-    /* Fails if a signaller claimed the registration; its wake then finds the
-     * wait over and stores the permit. */
-    atomic_compare_exchange_strong_explicit(&n->state, &me, NOTIFY_EMPTY, memory_order_acq_rel,
-                                            memory_order_relaxed);
+    /* Woken by the notify itself: the signaller already took our
+     * registration out of n (that is how it woke us), so there is nothing to
+     * remove. Otherwise remove it; the CAS fails if a signaller claimed it
+     * meanwhile, and its wake then finds the wait over and keeps the permit. */
+    if (!claimed) {
+        uintptr_t me = (uintptr_t)t;
+        atomic_compare_exchange_strong_explicit(&n->state, &me, NOTIFY_EMPTY, memory_order_acq_rel,
+                                                memory_order_relaxed);
+    }
     atomic_store_explicit(&t->wait_src, NULL, memory_order_relaxed);
     t->wait_kind = VX_WAIT_NONE;
 }

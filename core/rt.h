@@ -54,7 +54,9 @@ struct WorkerContext {
 enum { VX_PARK_EMPTY = 0, VX_PARK_SLEEPING = 1, VX_PARK_NOTIFIED = 2 };
 
 typedef struct VxWorker {
-    VxLocalQueue q;                /* own lines for head/tail; thieves read them */
+    VxLocalQueue q;                /* runnable tasks: spawns, yields, batches */
+    VxLocalQueue wq;               /* tasks woken by timers and I/O: run first */
+    VxTask *wake_spill, *wake_spill_tail; /* wakes beyond wq's room, in order; owner only */
     VX_ALIGNED _Atomic(VxTask *) lifo; /* last task spawned or woken here; stealable */
     /* Owner-only state. */
     Runtime *rt;
@@ -157,7 +159,12 @@ struct Runtime {
 void vx_sched_worker_main(void *arg);
 /* Queues a runnable task: on w's LIFO slot or ring when w is the calling
  * worker, else on the global queue (waking a parked worker if needed). */
-void vx_sched_push(Runtime *rt, VxWorker *w, VxTask *t, bool lifo);
+enum {
+    VX_PUSH_BACK = 0, /* the back of the ring: spawns, yields */
+    VX_PUSH_LIFO = 1, /* the LIFO slot: a task woken by the running task (hand-off) */
+    VX_PUSH_WAKE = 2  /* the wake ring: woken by a timer or I/O, latency-sensitive */
+};
+void vx_sched_push(Runtime *rt, VxWorker *w, VxTask *t, int how);
 void vx_sched_global_push(Runtime *rt, VxTask *t);
 int vx_sched_spawn(Runtime *rt, VxWorker *w, coro_resume_func fn, void *data);
 /* The two halves of vx_sched_spawn: a task ready to run but not yet visible
@@ -187,7 +194,7 @@ uint64_t vx_timer_next_ns(VxWorker *w);
 unsigned vx_notify_arm(VxWorker *w, VxTask *t, uint64_t gen);
 void vx_notify_orphan_all(Runtime *rt);
 bool vx_notify_has_waiter(struct VexNotify *n);
-void vx_notify_release(VxTask *t);
+void vx_notify_release(VxTask *t, bool claimed);
 
 /* --- cancel.c --- */
 void vx_cancel_release_links(Runtime *rt);

@@ -125,6 +125,7 @@ static void init_worker(Runtime *rt, VxWorker *w, uint32_t id, void *thread, uin
 {
     vx_zero(w, sizeof *w);
     vx_lq_init(&w->q, VX_LQ_MAX);
+    vx_lq_init(&w->wq, VX_LQ_MAX);
     atomic_init(&w->lifo, NULL);
     w->rt = rt;
     w->id = id;

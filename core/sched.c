@@ -14,6 +14,7 @@
 
 #define GLOBAL_INTERVAL 61 /* ticks between fairness checks (Go, Tokio) */
 #define MAX_LIFO_RUNS 3    /* consecutive LIFO resumes before the ring gets a turn */
+#define WAKE_FAIRNESS 31   /* ticks between turns where the ring goes before woken tasks */
 
 /* --- Global queue ---
  *
@@ -133,22 +134,22 @@ VX_INLINE void maybe_notify(VxWorker *w)
     /* Only when more than one task waits here (Tokio's should_notify_others):
      * the worker runs the next one itself, and waking a sibling for a single
      * task just makes the two trade it back and forth. */
-    if (w->searching || vx_lq_len(&w->q) < 2) return;
+    if (w->searching || vx_lq_len(&w->q) + vx_lq_len(&w->wq) < 2) return;
     Runtime *rt = w->rt;
     uint64_t s = atomic_load_explicit(&rt->idle, memory_order_relaxed);
     if ((uint32_t)s == 0 && (uint32_t)(s >> 32) < rt->nworkers) vx_idle_notify(rt);
 }
 
-static VX_NOINLINE void push_overflow(VxWorker *w, VxTask *t)
+static VX_NOINLINE void push_overflow(VxWorker *w, VxLocalQueue *q, VxTask *t)
 {
     Runtime *rt = w->rt;
     void *tmp[VX_BATCH_MAX];
     VxBatch *b = (VxBatch *)vx_slab_alloc(&rt->batches, w->id);
     void **slots = b ? (void **)b->tasks : tmp;
     for (;;) {
-        uint32_t n = vx_lq_take_half_owner(&w->q, slots);
+        uint32_t n = vx_lq_take_half_owner(q, slots);
         if (n == 0) {
-            if (vx_lq_push_owner(&w->q, t)) { /* a thief made room */
+            if (vx_lq_push_owner(q, t)) { /* a thief made room */
                 if (b) vx_slab_free(&rt->batches, w->id, b);
                 return;
             }
@@ -169,26 +170,51 @@ static VX_NOINLINE void push_overflow(VxWorker *w, VxTask *t)
     }
 }
 
-/* Appends t to w's ring (w must be the calling worker). */
-static void push_back(VxWorker *w, VxTask *t)
+/* Appends t to one of w's rings (w must be the calling worker). */
+VX_INLINE void push_to(VxWorker *w, VxLocalQueue *q, VxTask *t)
 {
-    if (VX_UNLIKELY(!vx_lq_push_owner(&w->q, t))) {
-        push_overflow(w, t);
+    if (VX_UNLIKELY(!vx_lq_push_owner(q, t))) {
+        push_overflow(w, q, t);
         return;
     }
     maybe_notify(w);
 }
 
-void vx_sched_push(Runtime *rt, VxWorker *w, VxTask *t, bool lifo)
+static void push_back(VxWorker *w, VxTask *t) { push_to(w, &w->q, t); }
+
+void vx_sched_push(Runtime *rt, VxWorker *w, VxTask *t, int how)
 {
     if (!w) {
         atomic_fetch_add_explicit(&rt->foreign_global_pushes, 1, memory_order_relaxed);
         vx_sched_global_push(rt, t);
         return;
     }
-    if (lifo) {
-        /* acq_rel: release publishes t to a thief taking the slot; acquire
-         * takes ownership of the previous occupant. */
+    if (how == VX_PUSH_WAKE) {
+        /* A burst of wakes beyond the wake ring's room waits in a private
+         * list, in order, rather than behind everything in the global queue:
+         * their lateness is what counts. */
+        if (w->wake_spill || !vx_lq_push_owner(&w->wq, t)) {
+            t->next = NULL;
+            if (w->wake_spill_tail)
+                w->wake_spill_tail->next = t;
+            else
+                w->wake_spill = t;
+            w->wake_spill_tail = t;
+        }
+        maybe_notify(w);
+        return;
+    }
+    if (how == VX_PUSH_LIFO) {
+        /* Only the owner puts into the slot; a stall rescuer only takes
+         * from it. So an empty slot can be filled with a plain release store
+         * (the common hand-off case, one RMW fewer): a concurrent rescuer
+         * found nothing to take. An occupied slot needs the exchange. */
+        if (!atomic_load_explicit(&w->lifo, memory_order_relaxed)) {
+            /* release: publishes t to a rescuer's acquire exchange. */
+            atomic_store_explicit(&w->lifo, t, memory_order_release);
+            return;
+        }
+        /* acq_rel: release publishes t; acquire takes the previous occupant. */
         t = atomic_exchange_explicit(&w->lifo, t, memory_order_acq_rel);
         if (!t) return;
     }
@@ -270,10 +296,10 @@ void vx_sched_task_start(Runtime *rt, VxWorker *w, VxTask *t)
 {
     if (w) {
         VX_STAT_INC(w, VX_ST_SPAWNED);
-        vx_sched_push(rt, w, t, false);
+        vx_sched_push(rt, w, t, VX_PUSH_BACK);
     } else {
         atomic_fetch_add_explicit(&rt->foreign_spawns, 1, memory_order_relaxed);
-        vx_sched_push(rt, NULL, t, false);
+        vx_sched_push(rt, NULL, t, VX_PUSH_BACK);
     }
 }
 
@@ -311,7 +337,7 @@ static void after_resume(VxWorker *w, VxTask *t, CoroStatus st)
     WorkerContext *ctx = &w->ctx;
     /* The previous wait is over: release what it armed. */
     if (t->timer) vx_timer_release(w, t);
-    if (t->wait_kind == VX_WAIT_NOTIFY) vx_notify_release(t);
+    if (t->wait_kind == VX_WAIT_NOTIFY) vx_notify_release(t, ctx->reason == VX_WAKE_NOTIFIED);
 
     if (VX_UNLIKELY(st != CORO_STATUS_RUNNING && st != CORO_STATUS_YIELDED)) {
         /* DONE, and any value outside the enum: the task is finished and its
@@ -372,6 +398,18 @@ static void maintenance(VxWorker *w)
         vx_timer_run(w, vx_plat_now_ns(&w->rt->sys));
 }
 
+/* Moves spilled wakes into the wake ring while it has room. */
+static VX_NOINLINE void refill_wakes(VxWorker *w)
+{
+    while (w->wake_spill) {
+        VxTask *t = w->wake_spill;
+        VxTask *next = t->next;
+        if (!vx_lq_push_owner(&w->wq, t)) return;
+        w->wake_spill = next;
+    }
+    w->wake_spill_tail = NULL;
+}
+
 static VxTask *next_task(VxWorker *w)
 {
     Runtime *rt = w->rt;
@@ -398,11 +436,19 @@ static VxTask *next_task(VxWorker *w)
             }
             /* Budget spent: to the back of the ring, which gets a turn. No
              * wake-up: we are about to pop the ring ourselves. */
-            if (!vx_lq_push_owner(&w->q, t)) push_overflow(w, t);
+            if (!vx_lq_push_owner(&w->q, t)) push_overflow(w, &w->q, t);
         }
     }
     w->lifo_runs = 0;
+    /* Woken tasks first (their lateness counts), but every WAKE_FAIRNESS-th
+     * tick the ring goes first, so a stream of wake-ups cannot starve it. */
+    if (VX_UNLIKELY(w->wake_spill != NULL)) refill_wakes(w);
+    if (tick % WAKE_FAIRNESS != 0 && (t = (VxTask *)vx_lq_pop_owner(&w->wq))) {
+        VX_PREFETCH_W(t);
+        return t;
+    }
     t = (VxTask *)vx_lq_pop_owner(&w->q);
+    if (!t) t = (VxTask *)vx_lq_pop_owner(&w->wq);
     if (t) {
         /* The task was likely written by another worker (spawned there or
          * stolen from it): fetch its line while the state checks run. */
@@ -422,7 +468,8 @@ static VxTask *steal_work(VxWorker *w)
             uint32_t v = (start + i) % n;
             if (v == w->id) continue;
             uint32_t got;
-            VxTask *t = (VxTask *)vx_lq_steal_into(&rt->workers[v].q, &w->q, &got);
+            VxTask *t = (VxTask *)vx_lq_steal_into(&rt->workers[v].wq, &w->wq, &got);
+            if (!t) t = (VxTask *)vx_lq_steal_into(&rt->workers[v].q, &w->q, &got);
             if (t) {
                 VX_STAT_ADD(w, VX_ST_STEALS, got);
                 return t;
@@ -480,7 +527,8 @@ void vx_sched_unpark_worker(Runtime *rt, VxWorker *w)
 
 VX_INLINE bool holds_work(VxWorker *v)
 {
-    return atomic_load_explicit(&v->lifo, memory_order_relaxed) || vx_lq_len(&v->q);
+    return atomic_load_explicit(&v->lifo, memory_order_relaxed) || vx_lq_len(&v->q) ||
+           vx_lq_len(&v->wq);
 }
 
 /* Picks another worker to watch, preferring one holding work; NULL if every
@@ -504,9 +552,13 @@ static VxWorker *pick_watch(VxWorker *w, uint64_t *interval)
 /* Takes the stuck victim's ring (half) and LIFO task into w's empty ring. */
 static bool rescue(VxWorker *w, VxWorker *v)
 {
-    uint32_t got = 0;
-    VxTask *t = (VxTask *)vx_lq_steal_into(&v->q, &w->q, &got);
+    uint32_t got = 0, n = 0;
+    VxTask *t = (VxTask *)vx_lq_steal_into(&v->wq, &w->wq, &n);
+    if (t) vx_lq_push_owner(&w->wq, t);
+    got += n;
+    t = (VxTask *)vx_lq_steal_into(&v->q, &w->q, &n);
     if (t) vx_lq_push_owner(&w->q, t);
+    got += n;
     VxTask *l = atomic_exchange_explicit(&v->lifo, NULL, memory_order_acquire);
     if (l) {
         vx_lq_push_owner(&w->q, l);
@@ -514,6 +566,51 @@ static bool rescue(VxWorker *w, VxWorker *v)
     }
     VX_STAT_ADD(w, VX_ST_STEALS, got);
     return got != 0;
+}
+
+/* --- Spinning before sleeping ---
+ *
+ * Going to sleep and being woken costs two syscalls and two context
+ * switches (tens of microseconds in a VM); under a trickle of work — timers
+ * firing every few microseconds, replies arriving just after a request —
+ * workers would do little else. So an idle worker first watches for work for
+ * a few tens of microseconds, and a worker whose next timer is due within
+ * TIMER_SPIN_NS waits for it awake rather than setting a futex timeout that
+ * short. An idle runtime still goes to sleep after that. */
+#define SPIN_ROUNDS 48        /* rounds of 32 pauses: roughly 30 us on current x86 */
+#define TIMER_SPIN_NS 50000u  /* a timer due this soon is waited for awake */
+#define TIMER_SPIN_ROUNDS 128 /* ... but never longer than this */
+
+static bool work_visible(VxWorker *w)
+{
+    Runtime *rt = w->rt;
+    if (vx_mpmc_len_hint(&rt->gq) || atomic_load_explicit(&rt->spill_len, memory_order_relaxed))
+        return true;
+    for (uint32_t i = 1; i < rt->nworkers; i++) {
+        VxWorker *v = &rt->workers[(w->id + i) % rt->nworkers];
+        if (vx_lq_len(&v->q) > 1 || vx_lq_len(&v->wq) > 1) return true;
+    }
+    return false;
+}
+
+/* Returns true if work showed up (or a timer came due) while spinning. The
+ * spin is bounded by a number of rounds, not by the platform clock, which
+ * may be a virtual one that does not move while we wait. */
+static bool spin_for_work(VxWorker *w)
+{
+    Runtime *rt = w->rt;
+    uint64_t now = vx_plat_now_ns(&rt->sys);
+    uint64_t next = vx_timer_next_ns(w);
+    int rounds = (next != UINT64_MAX && next > now && next - now <= TIMER_SPIN_NS)
+                     ? TIMER_SPIN_ROUNDS
+                     : SPIN_ROUNDS;
+    for (int r = 0; r < rounds; r++) {
+        for (int i = 0; i < 32; i++) vx_cpu_relax();
+        if (atomic_load_explicit(&rt->stopping, memory_order_relaxed)) return true;
+        if (work_visible(w)) return true;
+        if (next != UINT64_MAX && next <= vx_plat_now_ns(&rt->sys)) return true;
+    }
+    return false;
 }
 
 /* --- Parking --- */
@@ -597,6 +694,7 @@ void vx_sched_worker_main(void *arg)
         if (w->wheel.count || atomic_load_explicit(&w->timer_cancels, memory_order_relaxed)) {
             if (vx_timer_run(w, vx_plat_now_ns(&rt->sys))) continue;
         }
+        if (spin_for_work(w)) continue;
         park_worker(w);
     }
     vx_trace(rt, "worker stop", w->id, 0);

@@ -113,7 +113,7 @@ bool vx_timer_run(VxWorker *w, uint64_t now_ns)
             VX_STAT_INC(w, VX_ST_TIMERS_FIRED);
             if (vx_task_wake(t, gen, VX_WAKE_TIMER)) {
                 VX_STAT_INC(w, VX_ST_WAKEUPS);
-                vx_sched_push(w->rt, w, t, false);
+                vx_sched_push(w->rt, w, t, VX_PUSH_WAKE);
                 woke = true;
             }
         }
