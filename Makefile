@@ -146,8 +146,12 @@ tsan-run: $(BUILD)/tests/vexrt-tests-mini
 $(BUILD)/vexrt-bench: bench/vexrt_bench.c $(BUILD)/libvexrt.a $(HEADERS)
 	$(CC) $(CSTD) $(WARN) -O2 -g -Iinclude -D_GNU_SOURCE $< -o $@ $(BUILD)/libvexrt.a $(LDLIBS)
 
-bench: $(BUILD)/vexrt-bench
-	@for w in spawn_many yield_many chained_spawn; do $(BUILD)/vexrt-bench $$w; done
+$(BUILD)/vexrt-timer-ops: bench/timer_ops.c $(BUILD)/libvexrt.a $(HEADERS)
+	$(CC) $(CSTD) $(WARN) -O2 -g $(INC) -D_GNU_SOURCE $< -o $@ $(BUILD)/libvexrt.a $(LDLIBS)
+
+bench: $(BUILD)/vexrt-bench $(BUILD)/vexrt-timer-ops
+	@for w in spawn_many yield_many chained_spawn ping_pong timers; do $(BUILD)/vexrt-bench $$w; done
+	@$(BUILD)/vexrt-timer-ops
 
 # --- Checks ---------------------------------------------------------------
 

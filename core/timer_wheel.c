@@ -72,18 +72,29 @@ void vx_wheel_remove(VxWheel *w, VxWheelEntry *e)
 
 /* Start tick of the first occupied slot of level l at or after the current
  * position, or UINT64_MAX. Slots behind the current digit belong to the next
- * rotation of the level; at the top level that includes the current digit's
- * slot, which holds only entries clamped from beyond the wheel's range. */
+ * rotation of the level. The slot of the current digit itself is never
+ * legitimately occupied below the top level (entries there would have been
+ * filed lower); at the top level it holds only entries clamped from beyond
+ * the wheel's range, due a full rotation later, so it comes last: every
+ * other occupied slot is looked at first (a fuzzer found the wheel sleeping
+ * past a near top-level entry when the current slot was scanned first). */
 static uint64_t level_next(const VxWheel *w, unsigned l)
 {
     uint64_t occ = w->occupied[l];
     if (!occ) return UINT64_MAX;
     unsigned shift = l * LEVEL_BITS;
     unsigned now_slot = (unsigned)(w->elapsed >> shift) & (VX_WHEEL_SLOTS - 1);
-    unsigned slot = (now_slot + vx_ctz64(vx_rotr64(occ, now_slot))) & (VX_WHEEL_SLOTS - 1);
     uint64_t level_range = (uint64_t)1 << (shift + LEVEL_BITS);
-    uint64_t start = (w->elapsed & ~(level_range - 1)) + ((uint64_t)slot << shift);
-    if (start < w->elapsed || (l == TOP && start == w->elapsed)) start += level_range;
+    uint64_t level_start = w->elapsed & ~(level_range - 1);
+    uint64_t others = occ & ~((uint64_t)1 << now_slot);
+    if (others) {
+        unsigned slot = (now_slot + vx_ctz64(vx_rotr64(others, now_slot))) & (VX_WHEEL_SLOTS - 1);
+        uint64_t start = level_start + ((uint64_t)slot << shift);
+        if (start < w->elapsed) start += level_range; /* behind: next rotation */
+        return start;
+    }
+    uint64_t start = level_start + ((uint64_t)now_slot << shift);
+    if (l == TOP) start += level_range; /* far entries: a rotation from now */
     return start;
 }
 

@@ -65,9 +65,10 @@ uint64_t vx_wheel_next_ns(const VxWheel *w);
  * rounded up to the wheel's tick. */
 VX_INLINE uint64_t vx_wheel_tick_of(const VxWheel *w, uint64_t deadline_ns)
 {
-    uint64_t tick = (uint64_t)1 << w->shift;
-    if (deadline_ns > UINT64_MAX - tick) return UINT64_MAX >> w->shift;
-    return (deadline_ns + tick - 1) >> w->shift;
+    /* Rounded up without overflow: a deadline in the clock's very last tick
+     * gets a tick no clock reading reaches, so it never fires early. */
+    uint64_t mask = ((uint64_t)1 << w->shift) - 1;
+    return (deadline_ns >> w->shift) + ((deadline_ns & mask) != 0);
 }
 
 #endif /* VX_TIMER_WHEEL_H */

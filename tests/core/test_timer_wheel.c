@@ -231,3 +231,41 @@ Test(timer_wheel, random_operations_match_a_model)
         }
     }
 }
+
+/* Found by fuzz/wheel_fuzz.c: with an entry clamped from beyond the range in
+ * the top level's current slot, next_ns looked at that slot first and
+ * skipped a nearer top-level entry, so a worker would have slept past it. */
+Test(timer_wheel, far_entry_does_not_hide_a_nearer_top_level_one)
+{
+    VxWheel w;
+    uint64_t now = (uint64_t)1 << 49;
+    vx_wheel_init(&w, 0, now); /* 1 ns ticks: range 2^48 ns */
+    VxWheelEntry far = {0}, near = {0};
+    far.deadline_ns = now + ((uint64_t)1 << 50) + 7; /* beyond the range */
+    near.deadline_ns = now + ((uint64_t)1 << 43) + 5; /* top level, this rotation */
+    cr_assert(vx_wheel_insert(&w, &far));
+    cr_assert(vx_wheel_insert(&w, &near));
+    CHECK_LE(vx_wheel_next_ns(&w), near.deadline_ns);
+    uint64_t t = now;
+    VxWheelEntry *got = NULL;
+    while (!got) {
+        t = vx_wheel_next_ns(&w);
+        got = vx_wheel_advance(&w, t);
+    }
+    cr_assert(got == &near && !got->next);
+    CHECK_EQ(t, near.deadline_ns);
+}
+
+/* Found by fuzz/wheel_fuzz.c: a deadline within the clock's last tick was
+ * rounded down and fired early. */
+Test(timer_wheel, deadline_in_the_last_tick_never_fires_early)
+{
+    VxWheel w;
+    vx_wheel_init(&w, 17, UINT64_MAX - ((uint64_t)1 << 20));
+    VxWheelEntry e = {0};
+    e.deadline_ns = UINT64_MAX - 5;
+    cr_assert(vx_wheel_insert(&w, &e));
+    for (VxWheelEntry *x = vx_wheel_advance(&w, UINT64_MAX - 100); x; x = x->next)
+        cr_assert(x->deadline_ns <= UINT64_MAX - 100, "fired before its deadline");
+    CHECK_EQ(w.count, 1);
+}
