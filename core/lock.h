@@ -29,6 +29,14 @@ VX_INLINE void vx_lock(VxLock *l, const VxSys *sys)
     vx_lock_slow(l, sys);
 }
 
+/* Takes the lock if it is free; never waits. */
+VX_INLINE bool vx_trylock(VxLock *l)
+{
+    uint32_t z = 0;
+    return atomic_compare_exchange_strong_explicit(&l->word, &z, 1, memory_order_acquire,
+                                                   memory_order_relaxed);
+}
+
 /* Releases the lock, waking one sleeper if there may be one. */
 VX_INLINE void vx_unlock(VxLock *l, const VxSys *sys)
 {

@@ -68,10 +68,12 @@ typedef struct VxWorker {
     uint64_t rng;
     uint64_t next_timer_check_ns;
     WorkerContext ctx;
-    VxWheel wheel;
+    VxWheel wheel;                 /* under wheel_lock */
     void *thread;                  /* platform thread handle (thread_size bytes) */
     /* Written by other threads. */
-    VX_ALIGNED _Atomic(VxTimer *) timer_cancels; /* remote cancels, Treiber stack */
+    VX_ALIGNED VxLock wheel_lock;                /* the wheel; others only try it */
+    _Atomic uint64_t next_timer_ns;              /* published: when the wheel has work next */
+    _Atomic(VxTimer *) timer_cancels;            /* remote cancels, Treiber stack */
     VX_ALIGNED _Atomic uint32_t park_state;      /* VX_PARK_* */
     _Atomic bool in_sleepers;                    /* written under rt->idle_lock; read racily by stall watchers */
     VX_ALIGNED VxStats stats;
@@ -189,6 +191,11 @@ void vx_timer_discard_pending(VxWorker *w);
 bool vx_timer_arm_pending(VxWorker *w, VxTask *t, uint64_t gen);
 bool vx_timer_run(VxWorker *w, uint64_t now_ns);
 uint64_t vx_timer_next_ns(VxWorker *w);
+/* Earliest time at which another awake worker's timers would be overdue
+ * enough to fire them for it (UINT64_MAX if none). */
+uint64_t vx_timer_watch_ns(VxWorker *w);
+/* Fires the overdue timers of workers that fell behind, onto w. */
+bool vx_timer_rescue(VxWorker *w, uint64_t now_ns);
 
 /* --- notify.c --- */
 unsigned vx_notify_arm(VxWorker *w, VxTask *t, uint64_t gen);

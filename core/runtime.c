@@ -136,6 +136,8 @@ static void init_worker(Runtime *rt, VxWorker *w, uint32_t id, void *thread, uin
     vx_wheel_init(&w->wheel, rt->tick_shift, now);
     w->thread = thread;
     atomic_init(&w->timer_cancels, NULL);
+    vx_lock_init(&w->wheel_lock);
+    atomic_init(&w->next_timer_ns, UINT64_MAX);
     atomic_init(&w->park_state, VX_PARK_EMPTY);
     for (int i = 0; i < VX_ST_COUNT; i++) atomic_init(&w->stats.v[i], 0);
 }

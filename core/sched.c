@@ -392,11 +392,26 @@ static void run_task(VxWorker *w, VxTask *t)
 
 /* --- Finding work --- */
 
-static void maintenance(VxWorker *w)
+VX_INLINE bool has_timer_work(VxWorker *w)
 {
-    if (w->wheel.count || atomic_load_explicit(&w->timer_cancels, memory_order_relaxed))
-        vx_timer_run(w, vx_plat_now_ns(&w->rt->sys));
+    return atomic_load_explicit(&w->next_timer_ns, memory_order_relaxed) != UINT64_MAX ||
+           atomic_load_explicit(&w->timer_cancels, memory_order_relaxed);
 }
+
+/* Fires this worker's due timers, and those of workers that fell behind. */
+static bool run_timers(VxWorker *w)
+{
+    bool woke = false;
+    uint64_t now = 0;
+    if (has_timer_work(w)) woke = vx_timer_run(w, now = vx_plat_now_ns(&w->rt->sys));
+    if (w->rt->nworkers > 1 && vx_timer_watch_ns(w) != UINT64_MAX) {
+        if (!now) now = vx_plat_now_ns(&w->rt->sys);
+        woke |= vx_timer_rescue(w, now);
+    }
+    return woke;
+}
+
+static void maintenance(VxWorker *w) { run_timers(w); }
 
 /* Moves spilled wakes into the wake ring while it has room. */
 static VX_NOINLINE void refill_wakes(VxWorker *w)
@@ -607,6 +622,8 @@ static bool spin_for_work(VxWorker *w)
     /* No pause instruction here: in a VM, pause loops make the hypervisor
      * deschedule the spinning vCPU (pause-loop exiting), which turned a 30 us
      * spin into milliseconds. The loads and the clock read pace the loop. */
+    uint64_t watch = rt->nworkers > 1 ? vx_timer_watch_ns(w) : UINT64_MAX;
+    if (watch < next) next = watch; /* another worker's timers may need us */
     for (int r = 0; r < rounds; r++) {
         if (atomic_load_explicit(&rt->stopping, memory_order_relaxed)) return true;
         if (work_visible(w)) return true;
@@ -643,6 +660,10 @@ static void park_worker(VxWorker *w)
             watch_tick = VX_LOAD_RELAXED(&watch->tick);
         uint64_t timeout = watch ? watch_ns : VEX_WAIT_FOREVER;
         uint64_t next = vx_timer_next_ns(w);
+        if (rt->nworkers > 1) { /* wake up for an awake worker's overdue timers too */
+            uint64_t other = vx_timer_watch_ns(w);
+            if (other < next) next = other;
+        }
         if (next != UINT64_MAX) {
             uint64_t now = vx_plat_now_ns(&rt->sys);
             uint64_t t = next > now ? next - now : 0;
@@ -654,7 +675,8 @@ static void park_worker(VxWorker *w)
             if (vx_idle_leave(rt, w)) VX_STAT_INC(w, VX_ST_UNPARKS);
             return;
         }
-        if (vx_timer_next_ns(w) <= vx_plat_now_ns(&rt->sys)) {
+        uint64_t now = vx_plat_now_ns(&rt->sys);
+        if (vx_timer_next_ns(w) <= now || (rt->nworkers > 1 && vx_timer_watch_ns(w) <= now)) {
             vx_idle_leave(rt, w);
             return;
         }
@@ -693,9 +715,7 @@ void vx_sched_worker_main(void *arg)
             run_task(w, t);
             continue;
         }
-        if (w->wheel.count || atomic_load_explicit(&w->timer_cancels, memory_order_relaxed)) {
-            if (vx_timer_run(w, vx_plat_now_ns(&rt->sys))) continue;
-        }
+        if (run_timers(w)) continue;
         if (spin_for_work(w)) continue;
         park_worker(w);
     }
