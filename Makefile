@@ -39,7 +39,8 @@ LDLIBS  := -lpthread
 
 CORE_SRCS  := $(wildcard core/*.c)
 ALLOC_SRCS := alloc/slab.c alloc/libc.c
-PLAT_SRCS  := platform/platform.c platform/posix/posix.c platform/linux/futex.c
+PLAT_SRCS  := platform/platform.c platform/posix/posix.c platform/linux/futex.c \
+              platform/linux/epoll.c platform/linux/io_ops.c platform/linux/uring.c
 LIB_SRCS   := $(CORE_SRCS) $(ALLOC_SRCS) $(PLAT_SRCS)
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 HEADERS    := $(wildcard include/*.h include/vexrt/*.h core/*.h alloc/*.h platform/*.h platform/*/*.h)
@@ -84,12 +85,13 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/libvexrt.a $(HEADERS)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(EXCFLAGS) $< -o $@ $(BUILD)/libvexrt.a $(LDLIBS)
 
-run: $(BUILD)/examples/seed_example
-	$(BUILD)/examples/seed_example
+# The showcase: an echo server and client tasks on 127.0.0.1 for 3 seconds.
+run: $(BUILD)/examples/showcase
+	$(BUILD)/examples/showcase
 
 # --- Tests ----------------------------------------------------------------
 
-TEST_SRCS    := $(wildcard tests/api/*.c tests/core/*.c tests/alloc/*.c)
+TEST_SRCS    := $(wildcard tests/api/*.c tests/core/*.c tests/alloc/*.c tests/io/*.c)
 SUPPORT_SRCS := $(wildcard tests/support/*.c) platform/virtual/virtual.c
 TESTCFLAGS   := $(CSTD) $(WARN) -Wno-missing-prototypes $(OPT) $(INC) -Itests -D_GNU_SOURCE \
                 $(SANFLAGS)
@@ -149,7 +151,10 @@ $(BUILD)/vexrt-bench: bench/vexrt_bench.c $(BUILD)/libvexrt.a $(HEADERS)
 $(BUILD)/vexrt-timer-ops: bench/timer_ops.c $(BUILD)/libvexrt.a $(HEADERS)
 	$(CC) $(CSTD) $(WARN) -O2 -g $(INC) -D_GNU_SOURCE $< -o $@ $(BUILD)/libvexrt.a $(LDLIBS)
 
-bench: $(BUILD)/vexrt-bench $(BUILD)/vexrt-timer-ops
+$(BUILD)/vexrt-server: bench/vexrt_server.c $(BUILD)/libvexrt.a $(HEADERS)
+	$(CC) $(CSTD) $(WARN) -O2 -g -Iinclude -D_GNU_SOURCE $< -o $@ $(BUILD)/libvexrt.a $(LDLIBS)
+
+bench: $(BUILD)/vexrt-bench $(BUILD)/vexrt-timer-ops $(BUILD)/vexrt-server
 	@for w in spawn_many yield_many chained_spawn ping_pong timers; do $(BUILD)/vexrt-bench $$w; done
 	@$(BUILD)/vexrt-timer-ops
 

@@ -141,6 +141,7 @@ int worker_await_notify(WorkerContext *ctx, VexNotify *n)
 {
     if (!ctx || !ctx->task || !n) return VEX_EINVAL;
     if (n->rt != ctx->rt) return VEX_EINVAL;
+    vx_io_drop_pending(ctx);
     ctx->await_kind = VX_WAIT_NOTIFY;
     ctx->await_src = n;
     return 0;

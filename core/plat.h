@@ -72,6 +72,110 @@ VX_INLINE void vx_plat_trace(const VxSys *s, const char *line)
     if (s->p->trace) s->p->trace(s->p->ctx, line);
 }
 
+/* --- Poller and I/O (ABI 2) --- */
+
+VX_INLINE bool vx_plat_has_poller(const VxSys *s)
+{
+    return s->p->abi_version >= 2 && s->p->poller_open && s->p->poller_wait &&
+           s->p->poller_wake && s->p->poller_arm;
+}
+
+VX_INLINE uint32_t vx_plat_poller_caps(const VxSys *s) { return s->p->poller_caps; }
+
+VX_INLINE int vx_plat_poller_open(const VxSys *s, void *poller, uint32_t n)
+{
+    return s->p->poller_open(s->p->ctx, poller, n);
+}
+
+VX_INLINE void vx_plat_poller_close(const VxSys *s, void *poller)
+{
+    if (s->p->poller_close) s->p->poller_close(s->p->ctx, poller);
+}
+
+VX_INLINE int vx_plat_poller_attach(const VxSys *s, void *poller, void *local)
+{
+    return s->p->poller_attach ? s->p->poller_attach(s->p->ctx, poller, local) : 0;
+}
+
+VX_INLINE void vx_plat_poller_detach(const VxSys *s, void *poller, void *local)
+{
+    if (s->p->poller_detach) s->p->poller_detach(s->p->ctx, poller, local);
+}
+
+VX_INLINE int vx_plat_poller_register(const VxSys *s, void *poller, void *local, IoHandle h,
+                                      uint64_t token)
+{
+    return s->p->poller_register ? s->p->poller_register(s->p->ctx, poller, local, h, token)
+                                 : VEX_ENOSYS;
+}
+
+VX_INLINE int vx_plat_poller_deregister(const VxSys *s, void *poller, IoHandle h)
+{
+    return s->p->poller_deregister ? s->p->poller_deregister(s->p->ctx, poller, h) : 0;
+}
+
+VX_INLINE int vx_plat_poller_arm(const VxSys *s, void *poller, void *local, IoHandle h,
+                                 uint32_t events, uint64_t token)
+{
+    return s->p->poller_arm(s->p->ctx, poller, local, h, events, token);
+}
+
+VX_INLINE int vx_plat_poller_submit(const VxSys *s, void *poller, void *local,
+                                    struct VexIoOp *op, uint64_t token)
+{
+    return s->p->poller_submit ? s->p->poller_submit(s->p->ctx, poller, local, op, token)
+                               : VEX_ENOSYS;
+}
+
+VX_INLINE int vx_plat_poller_cancel(const VxSys *s, void *poller, void *local, uint64_t token)
+{
+    return s->p->poller_cancel ? s->p->poller_cancel(s->p->ctx, poller, local, token) : VEX_ENOSYS;
+}
+
+VX_INLINE int vx_plat_poller_wait(const VxSys *s, void *poller, void *local, uint64_t timeout_ns,
+                                  VexPollerEvent *ev, uint32_t max, uint32_t *n)
+{
+    return s->p->poller_wait(s->p->ctx, poller, local, timeout_ns, ev, max, n);
+}
+
+VX_INLINE void vx_plat_poller_wake(const VxSys *s, void *poller, void *local)
+{
+    s->p->poller_wake(s->p->ctx, poller, local);
+}
+
+VX_INLINE int vx_plat_io_try(const VxSys *s, struct VexIoOp *op)
+{
+    return s->p->io_try ? s->p->io_try(s->p->ctx, op) : VEX_ENOTSUP;
+}
+
+VX_INLINE bool vx_plat_has_io_blocking(const VxSys *s)
+{
+    return s->p->abi_version >= 2 && s->p->io_blocking;
+}
+
+VX_INLINE void vx_plat_io_blocking(const VxSys *s, struct VexIoOp *op)
+{
+    s->p->io_blocking(s->p->ctx, op);
+}
+
+VX_INLINE int vx_plat_signal_open(const VxSys *s, int signo, IoHandle *out)
+{
+    return s->p->abi_version >= 2 && s->p->signal_open ? s->p->signal_open(s->p->ctx, signo, out)
+                                                        : VEX_ENOSYS;
+}
+
+VX_INLINE int vx_plat_signal_consume(const VxSys *s, IoHandle h)
+{
+    return s->p->abi_version >= 2 && s->p->signal_consume ? s->p->signal_consume(s->p->ctx, h)
+                                                           : VEX_ENOSYS;
+}
+
+VX_INLINE int vx_plat_signal_close(const VxSys *s, IoHandle h)
+{
+    return s->p->abi_version >= 2 && s->p->signal_close ? s->p->signal_close(s->p->ctx, h)
+                                                         : VEX_ENOSYS;
+}
+
 /* Checks that a platform provides every required entry for the ABI it claims. */
 VX_INLINE bool vx_plat_valid(const VexPlatform *p)
 {

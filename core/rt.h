@@ -14,6 +14,7 @@
 #include "plat.h"
 #include "task.h"
 #include "timer.h"
+#include "io.h"
 
 /* --- Counters --- */
 
@@ -51,7 +52,9 @@ struct WorkerContext {
     uint8_t reason;        /* why this resume happened (VX_WAKE_*) */
 };
 
-enum { VX_PARK_EMPTY = 0, VX_PARK_SLEEPING = 1, VX_PARK_NOTIFIED = 2 };
+enum { VX_PARK_EMPTY = 0, VX_PARK_SLEEPING = 1, VX_PARK_NOTIFIED = 2, VX_PARK_POLLING = 3 };
+
+#define VX_EVENTS_MAX 128 /* poller events taken per wait */
 
 typedef struct VxWorker {
     VxLocalQueue q;                /* runnable tasks: spawns, yields, batches */
@@ -77,6 +80,11 @@ typedef struct VxWorker {
     VX_ALIGNED _Atomic uint32_t park_state;      /* VX_PARK_* */
     _Atomic bool in_sleepers;                    /* written under rt->idle_lock; read racily by stall watchers */
     VX_ALIGNED VxStats stats;
+    /* I/O (io.c). */
+    void *plocal;                                /* this worker's poller state, or NULL */
+    bool poller_attached;                        /* plocal set up (released at destroy) */
+    VX_ALIGNED VxIoCancels cancels;              /* polls and ops others ask us to cancel */
+    VexPollerEvent events[VX_EVENTS_MAX];        /* owner only */
 } VxWorker;
 
 /* --- Global queue entries ---
@@ -141,6 +149,27 @@ struct Runtime {
     VxSlab batches;
     VxLock foreign_lock;
 
+    /* I/O (io.c). */
+    void *poller;                  /* shared poller state, NULL without a poller */
+    char *plocal_mem;              /* nworkers local states */
+    uint32_t pcaps;                /* VEX_POLLER_* */
+    bool io_inited;                /* vx_io_init ran (vx_io_fini undoes it) */
+    VX_ALIGNED _Atomic uint32_t driver;       /* shared pollers: 1 while a worker waits in it */
+    _Atomic(struct VxIoRes **) *io_top;       /* handle table: top -> mid -> leaf */
+    VxLock io_lock;                           /* growing the table, creating records */
+    VxSlab iores;                             /* the records */
+    _Atomic int attach_error;                 /* first worker attach failure */
+    _Atomic uint32_t attached;                /* workers that ran their attach; create parks on it */
+    _Atomic bool io_used;                     /* any I/O await or op seen (vx_io_active) */
+    /* The blocking pool (io.c): jobs are VexIoOps linked through internal[4]. */
+    VX_ALIGNED VxLock pool_lock;              /* queue, counters, stop, fnjobs */
+    struct VexIoOp *pool_head, *pool_tail;
+    uint32_t pool_threads, pool_idle;
+    bool pool_stop;
+    _Atomic uint32_t pool_signal;             /* bumped per job; idle pool threads park on it */
+    void *pool_thread_mem;                    /* VX_POOL_MAX thread handles */
+    struct VxFnJob *fnjobs;                   /* worker_await_blocking jobs not yet released */
+
     /* Objects whose lifetime the runtime tracks (under objects_lock):
      * notifies, orphaned at destroy, and the links of tasks spawned with a
      * created cancel token, released at destroy. */
@@ -196,6 +225,11 @@ uint64_t vx_timer_next_ns(VxWorker *w);
 uint64_t vx_timer_watch_ns(VxWorker *w);
 /* Fires the overdue timers of workers that fell behind, onto w. */
 bool vx_timer_rescue(VxWorker *w, uint64_t now_ns);
+/* Replaces the task's timer (fired or stale) by a new one with the same
+ * deadline for wait generation gen. Returns false if that deadline has
+ * passed (or no entry could be had): the caller treats it as fired. True
+ * also when the task had no timer. */
+bool vx_timer_rearm(VxWorker *w, VxTask *t, uint64_t gen);
 
 /* --- notify.c --- */
 unsigned vx_notify_arm(VxWorker *w, VxTask *t, uint64_t gen);

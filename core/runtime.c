@@ -95,6 +95,8 @@ static void join_threads(Runtime *rt)
 static void free_runtime(Runtime *rt)
 {
     const VxSys sys = rt->sys;
+    if (rt->io_inited) vx_io_pool_stop(rt);
+    vx_io_fini(rt);
     vx_slab_destroy(&rt->tasks);
     vx_slab_destroy(&rt->timers);
     vx_slab_destroy(&rt->batches);
@@ -200,6 +202,8 @@ int vx_runtime_new(const RuntimeConfig *cfg, Runtime **out)
         vx_slab_init(&rt->timers, &rt->sys.a, sizeof(VxTimer), 0, n + 1) ||
         vx_slab_init(&rt->batches, &rt->sys.a, sizeof(VxBatch), 0, n + 1))
         goto fail_nothreads;
+    rc = vx_io_init(rt);
+    if (rc) goto fail_nothreads;
 
     for (uint32_t i = 0; i < n; i++) {
         rc = vx_plat_thread_spawn(&sys, rt->workers[i].thread, vx_sched_worker_main,
@@ -211,6 +215,20 @@ int vx_runtime_new(const RuntimeConfig *cfg, Runtime **out)
             return rc < 0 ? rc : VEX_EAGAIN;
         }
         rt->threads_started++;
+    }
+    /* Each worker sets up its poller state on its own thread (io_uring rings
+     * belong to the thread that made them); wait for all of them. */
+    for (;;) {
+        uint32_t got = atomic_load_explicit(&rt->attached, memory_order_acquire);
+        if (got == n) break;
+        vx_plat_park(&sys, &rt->attached, got, VEX_WAIT_FOREVER);
+    }
+    rc = atomic_load_explicit(&rt->attach_error, memory_order_acquire);
+    if (rc) {
+        vx_sched_stop(rt);
+        join_threads(rt);
+        free_runtime(rt);
+        return rc;
     }
     vx_trace(rt, "runtime created, workers", n, 0);
     *out = rt;
@@ -371,19 +389,3 @@ int worker_await_after(WorkerContext *ctx, uint64_t millis)
     return vx_timer_prepare(ctx, d > UINT64_MAX - now ? UINT64_MAX : now + d);
 }
 
-int worker_await_ioh(WorkerContext *ctx, IoHandle h, EventType type)
-{
-    (void)h;
-    if (!ctx_live(ctx)) return VEX_EINVAL;
-    if (!(type & (EVENT_TYPE_READABLE | EVENT_TYPE_WRITABLE))) return VEX_EINVAL;
-    return VEX_ENOSYS; /* no poller in this build: the task is not parked on it */
-}
-
-int worker_await_io(WorkerContext *ctx, int fd, EventType type)
-{
-    if (fd < 0) {
-        if (!ctx_live(ctx)) return VEX_EINVAL;
-        return VEX_EBADF;
-    }
-    return worker_await_ioh(ctx, (IoHandle)fd, type);
-}

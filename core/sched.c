@@ -337,13 +337,18 @@ static void after_resume(VxWorker *w, VxTask *t, CoroStatus st)
     WorkerContext *ctx = &w->ctx;
     /* The previous wait is over: release what it armed. */
     if (t->timer) vx_timer_release(w, t);
-    if (t->wait_kind == VX_WAIT_NOTIFY) vx_notify_release(t, ctx->reason == VX_WAKE_NOTIFIED);
+    switch (t->wait_kind) {
+    case VX_WAIT_NOTIFY: vx_notify_release(t, ctx->reason == VX_WAKE_NOTIFIED); break;
+    case VX_WAIT_IO: vx_io_release(w, t); break;
+    case VX_WAIT_OP: vx_io_op_release(w, t); break;
+    default: break;
+    }
 
     if (VX_UNLIKELY(st != CORO_STATUS_RUNNING && st != CORO_STATUS_YIELDED)) {
         /* DONE, and any value outside the enum: the task is finished and its
          * data is never touched again; awaits it registered are dropped. */
         if (ctx->await_timer) vx_timer_discard_pending(w);
-        ctx->await_kind = VX_WAIT_NONE;
+        vx_io_drop_pending(ctx);
         task_done(w, t);
         return;
     }
@@ -364,9 +369,11 @@ static void after_resume(VxWorker *w, VxTask *t, CoroStatus st)
         unsigned r = vx_notify_arm(w, t, gen);
         if (r != VX_WAKE_NONE) immediate = r;
     } else if (ctx->await_kind == VX_WAIT_IO) {
-        /* No poller yet (the I/O layer adds one): worker_await_io refuses, so
-         * this is unreachable until then; wake at once rather than hang. */
-        immediate = VX_WAKE_ERROR;
+        unsigned r = vx_io_arm(w, t, gen);
+        if (r != VX_WAKE_NONE) immediate = r;
+    } else if (ctx->await_kind == VX_WAIT_OP) {
+        unsigned r = vx_io_op_start(w, t, gen);
+        if (r != VX_WAKE_NONE) immediate = r;
     }
     ctx->await_kind = VX_WAIT_NONE;
     /* A source that is already due wakes the task through the normal path:
@@ -379,11 +386,19 @@ static void after_resume(VxWorker *w, VxTask *t, CoroStatus st)
 static void run_task(VxWorker *w, VxTask *t)
 {
     WorkerContext *ctx = &w->ctx;
-    ctx->task = t;
     ctx->await_timer = NULL;
     ctx->await_kind = VX_WAIT_NONE;
+    ctx->await_src = NULL;
     ctx->reason = (uint8_t)vx_ts_reason(atomic_load_explicit(&t->tok.state,
                                                               memory_order_relaxed));
+    if (t->wait_kind == VX_WAIT_OP) {
+        /* Woken before its operation finished (a timeout, say): finish or
+         * cancel it first; the task may have to wait again. */
+        unsigned reason;
+        if (vx_io_op_continue(w, t, &reason)) return;
+        ctx->reason = (uint8_t)reason;
+    }
+    ctx->task = t;
     VX_STAT_INC(w, VX_ST_RESUMES);
     CoroStatus st = t->fn(ctx, t->data);
     after_resume(w, t, st);
@@ -411,7 +426,13 @@ static bool run_timers(VxWorker *w)
     return woke;
 }
 
-static void maintenance(VxWorker *w) { run_timers(w); }
+/* Every GLOBAL_INTERVAL ticks: timers, and I/O events, so a busy worker
+ * still picks up completions and readiness (Tokio's event_interval). */
+static void maintenance(VxWorker *w)
+{
+    run_timers(w);
+    vx_io_poll(w);
+}
 
 /* Moves spilled wakes into the wake ring while it has room. */
 static VX_NOINLINE void refill_wakes(VxWorker *w)
@@ -517,13 +538,40 @@ static bool parker_park(VxWorker *w, uint64_t timeout_ns)
            VX_PARK_NOTIFIED;
 }
 
+/* Sleeps in the poller instead (the worker can wait there): like
+ * parker_park, with the POLLING state telling unparkers to use the poller's
+ * wake-up. *events gets the number of events collected (in w->events, not
+ * yet dispatched: the caller leaves the idle set first). */
+static bool poller_park(VxWorker *w, uint64_t timeout_ns, uint32_t *events)
+{
+    uint32_t e = VX_PARK_NOTIFIED;
+    *events = 0;
+    if (atomic_compare_exchange_strong_explicit(&w->park_state, &e, VX_PARK_EMPTY,
+                                                memory_order_acquire, memory_order_relaxed))
+        return true;
+    e = VX_PARK_EMPTY;
+    /* seq_cst: against workers that queue a cancellation for us and then
+     * look whether we are POLLING (io.c, cancels_kick). */
+    if (!atomic_compare_exchange_strong_explicit(&w->park_state, &e, VX_PARK_POLLING,
+                                                 memory_order_seq_cst, memory_order_relaxed)) {
+        atomic_exchange_explicit(&w->park_state, VX_PARK_EMPTY, memory_order_acquire);
+        return true;
+    }
+    VX_STAT_INC(w, VX_ST_PARKS);
+    *events = vx_io_collect(w, timeout_ns);
+    return atomic_exchange_explicit(&w->park_state, VX_PARK_EMPTY, memory_order_acquire) ==
+           VX_PARK_NOTIFIED;
+}
+
 void vx_sched_unpark_worker(Runtime *rt, VxWorker *w)
 {
     /* release: what the waker published (a queued task) is visible to the
      * worker once it consumes the token. */
-    if (atomic_exchange_explicit(&w->park_state, VX_PARK_NOTIFIED, memory_order_release) ==
-        VX_PARK_SLEEPING)
+    uint32_t old = atomic_exchange_explicit(&w->park_state, VX_PARK_NOTIFIED, memory_order_release);
+    if (old == VX_PARK_SLEEPING)
         vx_plat_unpark(&rt->sys, &w->park_state, 1);
+    else if (old == VX_PARK_POLLING)
+        vx_io_wake(w);
 }
 
 /* --- Stalls ---
@@ -669,10 +717,20 @@ static void park_worker(VxWorker *w)
             uint64_t t = next > now ? next - now : 0;
             if (t < timeout) timeout = t;
         }
-        bool notified = timeout ? parker_park(w, timeout) : false;
+        bool notified, drv = false;
+        uint32_t events = 0;
+        if (vx_io_can_wait(w, &drv)) {
+            notified = poller_park(w, timeout, &events);
+            if (drv) vx_io_release_driver(w);
+        } else {
+            notified = timeout ? parker_park(w, timeout) : false;
+        }
         if (atomic_load_explicit(&rt->stopping, memory_order_acquire)) return;
-        if (notified) {
+        if (notified || events) {
+            /* Out of the idle set before queueing the woken tasks, so their
+             * wake-ups go to another sleeper, not to us. */
             if (vx_idle_leave(rt, w)) VX_STAT_INC(w, VX_ST_UNPARKS);
+            if (events) vx_io_dispatch(w, events);
             return;
         }
         uint64_t now = vx_plat_now_ns(&rt->sys);
@@ -698,6 +756,16 @@ void vx_sched_worker_main(void *arg)
 {
     VxWorker *w = (VxWorker *)arg;
     Runtime *rt = w->rt;
+    int arc = vx_io_attach(w);
+    w->poller_attached = arc == 0; /* read at destroy, after the join */
+    if (arc) {
+        int z = 0;
+        atomic_compare_exchange_strong_explicit(&rt->attach_error, &z, arc, memory_order_acq_rel,
+                                                memory_order_relaxed);
+    }
+    /* release: our attach result is visible to runtime_new, which acquires. */
+    atomic_fetch_add_explicit(&rt->attached, 1, memory_order_release);
+    vx_plat_unpark(&rt->sys, &rt->attached, 1);
     /* Wait for runtime_run (or for destroy before it). acquire: pairs with
      * the release store of the phase, so everything queued before run is
      * visible. */
@@ -716,8 +784,12 @@ void vx_sched_worker_main(void *arg)
             continue;
         }
         if (run_timers(w)) continue;
-        if (spin_for_work(w)) continue;
+        /* With I/O in play, work comes from the poller: sleep in it at once
+         * rather than spin on a CPU the peer of a connection may need. */
+        if (!vx_io_active(rt) && spin_for_work(w)) continue;
         park_worker(w);
     }
     vx_trace(rt, "worker stop", w->id, 0);
+    /* The poller state is released at destroy, once no thread can wake it. */
+    w->poller_attached = arc == 0;
 }

@@ -49,7 +49,8 @@ enum {
     VX_WAKE_CANCELLED = 5,
     VX_WAKE_NOTIFIED = 6,
     VX_WAKE_ERROR = 7,     /* the I/O await could not be armed (bad handle, no poller) */
-    VX_WAKE_HANGUP = 8     /* peer closed / error condition on the handle */
+    VX_WAKE_HANGUP = 8,    /* peer closed / error condition on the handle */
+    VX_WAKE_COMPLETED = 9  /* a completion operation finished */
 };
 
 /* A cancellation token is a state word: a task's own token is the task's
@@ -80,7 +81,7 @@ typedef struct VxTask {
 #define VX_TASK_KEEP offsetof(VxTask, fn)
 
 /* What wait_src points at. */
-enum { VX_WAIT_NONE = 0, VX_WAIT_NOTIFY = 1, VX_WAIT_IO = 2 };
+enum { VX_WAIT_NONE = 0, VX_WAIT_NOTIFY = 1, VX_WAIT_IO = 2, VX_WAIT_OP = 3 };
 
 /* 56 bytes: with the slab's page header, one live task costs about 56.05
  * bytes of runtime memory (the limit is 64). */
@@ -135,7 +136,9 @@ VX_INLINE int vx_task_wake_src(VxTask *t, const void *src, unsigned reason)
      * visible. */
     uint64_t s = atomic_load_explicit(&t->tok.state, memory_order_acquire);
     for (;;) {
-        if (atomic_load_explicit(&t->wait_gen, memory_order_acquire) != (uint32_t)vx_ts_gen(s) ||
+        /* seq_cst: pairs with a runner that publishes a new wait_gen and then
+         * re-checks the source before parking again (core/io.c). */
+        if (atomic_load_explicit(&t->wait_gen, memory_order_seq_cst) != (uint32_t)vx_ts_gen(s) ||
             atomic_load_explicit(&t->wait_src, memory_order_relaxed) != src)
             return VX_SRC_NOT_DELIVERED;
         uint64_t n;

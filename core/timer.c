@@ -206,3 +206,15 @@ bool vx_timer_rescue(VxWorker *w, uint64_t now_ns)
     }
     return woke;
 }
+
+bool vx_timer_rearm(VxWorker *w, VxTask *t, uint64_t gen)
+{
+    if (!t->timer) return true;
+    uint64_t deadline = t->timer->e.deadline_ns;
+    vx_timer_release(w, t);
+    VxTimer *tm = (VxTimer *)vx_slab_alloc(&w->rt->timers, w->id);
+    if (!tm) return false; /* no memory: end the wait now rather than never */
+    tm->e.deadline_ns = deadline;
+    w->ctx.await_timer = tm;
+    return vx_timer_arm_pending(w, t, gen);
+}

@@ -26,6 +26,9 @@ typedef struct RuntimeConfig {
     uint32_t global_queue_capacity; /* bounded part of the global queue; 0 = 4096; rounded up to a power of two */
     bool auto_shutdown;           /* as runtime_enable_auto_shutdown(rt, true) */
     bool tracing;                 /* as runtime_set_tracing(rt, true) */
+    const char *io_backend;       /* with the default platform: "epoll" or "io_uring"; NULL = io_uring
+                                   * where the kernel allows it, else epoll (env VEXRT_BACKEND overrides
+                                   * NULL); ignored when platform is set */
     uint64_t reserved[8];         /* must be zero */
 } RuntimeConfig;
 

@@ -27,12 +27,49 @@
 extern "C" {
 #endif
 
-#define VEX_PLATFORM_ABI 1
+#define VEX_PLATFORM_ABI 2 /* 2: the poller, I/O and signal entries */
 
 /* A timeout meaning "no timeout" for park and the poller wait. */
 #define VEX_WAIT_FOREVER UINT64_MAX
 
 typedef void (*vex_thread_func)(void *arg);
+
+/* A handle the OS gives out: a file descriptor on POSIX, a HANDLE or SOCKET
+ * on Windows (also declared, identically, in runtime.h). */
+typedef uintptr_t IoHandle;
+
+struct VexIoOp; /* vexrt/io.h */
+
+/* Readiness bits, in poller_arm's events and in readiness events' result. */
+#define VEX_POLL_IN 1u
+#define VEX_POLL_OUT 2u
+#define VEX_POLL_HUP 4u /* peer closed or hang-up */
+#define VEX_POLL_ERR 8u
+
+/* Poller capabilities (VexPlatform.poller_caps). */
+#define VEX_POLLER_PER_WORKER 1u /* a poller instance per worker: each worker waits in its own */
+#define VEX_POLLER_EDGE 2u       /* poller_register gives persistent edge-triggered readiness */
+#define VEX_POLLER_NATIVE_OPS 4u /* poller_submit runs VexIoOps natively */
+#define VEX_POLLER_NS_TIMEOUT 8u /* poller_wait honours nanosecond timeouts (else rounds up) */
+
+/* Positive result of poller_register: the handle is a byte stream. */
+#define VEX_REG_STREAM 1
+
+/* One event taken from the poller. */
+typedef struct VexPollerEvent {
+    uint64_t token;  /* as given to poller_register/arm/submit */
+    int64_t result;  /* readiness: VEX_POLL_* bits, or a negative VEX_E* code if an
+                      * arm failed after poller_arm returned (io_uring: a bad handle);
+                      * completion: the op's result */
+    uint32_t kind;   /* VEX_PEV_* */
+    uint32_t reserved;
+} VexPollerEvent;
+
+/* Tokens: the core's tokens always have the low two bits 00 or 01; a port may
+ * use tokens with the low two bits 11 for its own requests (wake-up polls,
+ * cancellations) and must not report them. */
+#define VEX_PEV_READY 1u /* readiness of a registered or armed handle */
+#define VEX_PEV_DONE 2u  /* a submitted or cancelled operation completed */
 
 typedef struct VexPlatform {
     /* --- Identity --- */
@@ -78,11 +115,86 @@ typedef struct VexPlatform {
     /* Writes one trace line (no trailing newline) somewhere a human can read
      * it; called only while tracing is enabled. Any thread. */
     void (*trace)(void *ctx, const char *line);
+
+    /* --- Poller (ABI 2; optional as a whole: poller_open NULL means no I/O,
+     * and I/O awaits then fail with VEX_ENOSYS) ---
+     * The core provides zeroed memory for the shared state (poller_size) and
+     * for each worker's state (poller_local_size, may be 0). "local" is the
+     * calling worker's state, or NULL when the caller is not a worker. */
+    size_t poller_size;
+    size_t poller_local_size;
+    uint32_t poller_caps; /* VEX_POLLER_* */
+    uint32_t reserved1;
+    /* Sets up the shared state for nworkers workers. VEX_ENOSYS or VEX_EACCES
+     * when the mechanism is unavailable here. */
+    int (*poller_open)(void *ctx, void *poller, uint32_t nworkers);
+    /* Releases the shared state, after every local state was detached. */
+    void (*poller_close)(void *ctx, void *poller);
+    /* Sets up a worker's local state; called on that worker's own thread
+     * before it uses the poller (io_uring rings belong to their thread). */
+    int (*poller_attach)(void *ctx, void *poller, void *local);
+    /* Releases a worker's local state. Called after that worker's thread has
+     * exited, on the thread destroying the runtime (so no poller_wake can
+     * race with it): it must not assume it runs on the attaching thread. */
+    void (*poller_detach)(void *ctx, void *poller, void *local);
+    /* EDGE pollers: registers h once, for read and write readiness, edge-
+     * triggered, reporting with token until poller_deregister. Returns 0, or
+     * VEX_REG_STREAM if h is a byte stream (stream socket, pipe, terminal),
+     * where a short read or write means nothing more can be read or written
+     * right now (so the core waits for the next edge without trying again).
+     * Errors: VEX_EBADF (not open), VEX_ENOTSUP (not pollable: regular files). */
+    int (*poller_register)(void *ctx, void *poller, void *local, IoHandle h, uint64_t token);
+    /* EDGE pollers: forgets h's registration (before it is closed). */
+    int (*poller_deregister)(void *ctx, void *poller, IoHandle h);
+    /* Reports once, with token, when h is ready for any of events
+     * (VEX_POLL_IN/OUT), also if it is ready now. On EDGE pollers this
+     * re-checks the registration (no new registration). Earlier arms for h may
+     * still report too: the core tolerates duplicates. */
+    int (*poller_arm)(void *ctx, void *poller, void *local, IoHandle h, uint32_t events,
+                      uint64_t token);
+    /* NATIVE_OPS pollers: starts op; its completion is reported with token. */
+    int (*poller_submit)(void *ctx, void *poller, void *local, struct VexIoOp *op,
+                         uint64_t token);
+    /* One-shot and NATIVE_OPS pollers: asks the arm or operation made with
+     * token on this local state to finish early; it still reports (an op with
+     * its result or VEX_ECANCELED; an arm may report nothing). Must be called
+     * by the worker that made it. Used so a stale poll does not keep a closed
+     * handle's file open (io_uring requests hold a reference to the file). */
+    int (*poller_cancel)(void *ctx, void *poller, void *local, uint64_t token);
+    /* Waits at most timeout_ns (0: only collect what is there;
+     * VEX_WAIT_FOREVER: no limit) for events, writes up to max of them to ev
+     * and their count to *n. Returns 0 when woken by poller_wake, by events,
+     * or by the timeout. Called by one thread at a time per state: the worker
+     * owning local, or (shared pollers) the worker holding the driver. */
+    int (*poller_wait)(void *ctx, void *poller, void *local, uint64_t timeout_ns,
+                       VexPollerEvent *ev, uint32_t max, uint32_t *n);
+    /* Makes the current or next poller_wait on local (shared pollers: on the
+     * shared state) return promptly. Any thread; cheap when repeated. */
+    void (*poller_wake)(void *ctx, void *poller, void *local);
+    /* Performs op without blocking: 0 with op->result set (an error result
+     * included), VEX_EAGAIN if it would block (wait for readiness: IN for
+     * reads, recv and accept, OUT for writes, send and connect), VEX_ENOTSUP
+     * if it cannot be done without blocking (files: use io_blocking). */
+    int (*io_try)(void *ctx, struct VexIoOp *op);
+    /* Performs op, blocking if it must; called on blocking-pool threads. */
+    void (*io_blocking)(void *ctx, struct VexIoOp *op);
+    /* Signals: a handle readable while signo is pending (signalfd), the
+     * signal blocked in the calling thread; consume one delivery (1, or 0 if
+     * none); close the handle. */
+    int (*signal_open)(void *ctx, int signo, IoHandle *out);
+    int (*signal_consume)(void *ctx, IoHandle h);
+    int (*signal_close)(void *ctx, IoHandle h);
 } VexPlatform;
 
 /* Returns the platform compiled in as the default for this OS (POSIX threads,
- * futex parking on Linux). */
+ * futex parking, and on Linux io_uring where the kernel allows it, epoll
+ * otherwise; VEXRT_BACKEND=epoll|io_uring in the environment overrides). */
 VEX_API const VexPlatform *vex_platform_default(void);
+
+/* Returns the platform of this OS with a given I/O backend ("epoll",
+ * "io_uring"), or NULL if that backend is not built in or not usable here
+ * (io_uring disabled by sysctl or seccomp, say). */
+VEX_API const VexPlatform *vex_platform_with_backend(const char *backend);
 
 #ifdef __cplusplus
 }

@@ -19,7 +19,8 @@ typedef enum {
     VEX_WAKE_CANCELLED = 5, /* cancel_request on the task's token */
     VEX_WAKE_NOTIFIED = 6,  /* the notify await was signalled (or had a permit) */
     VEX_WAKE_ERROR = 7,     /* an await could not be armed (bad handle, busy notify, ...) */
-    VEX_WAKE_HANGUP = 8     /* the handle reported hang-up or an error condition */
+    VEX_WAKE_HANGUP = 8,    /* the handle reported hang-up or an error condition */
+    VEX_WAKE_COMPLETED = 9  /* the operation (worker_await_op, worker_await_blocking) completed */
 } VexWakeReason;
 
 /* Returns why the current resume happened (VEX_WAKE_NONE for a NULL ctx). */

@@ -1,0 +1,110 @@
+/* core/io.h - the core's I/O layer: what it knows of each handle, readiness
+ * awaits, completion operations, the blocking pool, and dispatching poller
+ * events. Platform-agnostic: every system call is a poller or io_* entry of
+ * the platform vtable (core/plat.h). */
+#ifndef VX_IO_H
+#define VX_IO_H
+
+#include "lock.h"
+#include "task.h"
+#include "vexrt/io.h"
+
+struct VxWorker;
+struct Runtime;
+
+/* A task waiting on one side of a handle: for a readiness await (src is the
+ * record) or for an emulated operation (src is the VexIoOp). */
+typedef struct VxIoWaiter {
+    VxTask *task;   /* NULL: no waiter on this side */
+    uint64_t gen;   /* the task's wait generation */
+    void *src;
+} VxIoWaiter;
+
+/* One record per handle the runtime has seen, type-stable (records are freed
+ * only with the runtime), so a late poller event always points at valid
+ * memory. 64-byte aligned by the pool: tokens carry a tag, the directions of
+ * a one-shot poll and the record's epoch in their low six bits. */
+typedef struct VxIoRes {
+    VxLock lock;             /* everything below but rstate */
+    _Atomic uint32_t flags;  /* VX_RES_* */
+    /* Ready bits (VEX_POLL_*) in the low byte, an event counter above: an
+     * operation that saw "would block" clears a ready bit only if no event
+     * arrived since it looked (Tokio's readiness tick). */
+    _Atomic uint64_t rstate;
+    uint8_t armed;           /* one-shot pollers: sides with a poll out, this epoch */
+    uint8_t epoch;           /* bumped when the handle is forgotten; stale events are dropped */
+    uint16_t arm_owner[2];   /* worker whose poller state holds each side's poll */
+    uint32_t pad_;
+    IoHandle handle;
+    VxIoWaiter w[2];         /* [0] the read side, [1] the write side */
+} VxIoRes;
+
+#define VX_RES_REGISTERED 1u /* edge pollers: registered with the poller */
+#define VX_RES_STREAM 2u     /* a byte stream: a short transfer means drained or full */
+
+/* Per-worker queue of poll tokens to cancel on that worker's poller state
+ * (io_uring polls must be cancelled by the ring that holds them). */
+typedef struct VxIoCancels {
+    VxLock lock;
+    _Atomic uint32_t pending;  /* entries queued; read without the lock */
+    struct VexIoOp *ops;       /* native ops, linked through their OP_NEXT word */
+    uint64_t *tokens;          /* poll tokens */
+    uint32_t ntokens, cap;
+} VxIoCancels;
+
+/* --- Entry points for the scheduler and the runtime --- */
+
+/* Sets up the runtime's I/O state (poller, handle table, pool); called by
+ * vx_runtime_new once the workers array exists, before threads start. */
+int vx_io_init(struct Runtime *rt);
+/* Releases it, after every worker thread and pool thread has exited. */
+void vx_io_fini(struct Runtime *rt);
+/* Sets up a worker's poller state, on the worker's own thread. */
+int vx_io_attach(struct VxWorker *w);
+/* Releases it, from vx_io_fini: after every thread that could wake the
+ * worker's poller (workers, pool threads) has been joined. */
+void vx_io_detach(struct VxWorker *w);
+/* Stops and joins the blocking pool's threads; frees jobs never run. */
+void vx_io_pool_stop(struct Runtime *rt);
+
+/* Arms the I/O await of the current resume (ctx->await_io/events) for task
+ * t's wait gen; returns a wake reason if it is already satisfied or cannot
+ * be armed (the caller wakes the task at once), else VX_WAKE_NONE. */
+unsigned vx_io_arm(struct VxWorker *w, VxTask *t, uint64_t gen);
+/* Releases what the previous I/O await left registered. */
+void vx_io_release(struct VxWorker *w, VxTask *t);
+/* Starts the operation or blocking job of the current resume
+ * (ctx->await_src); same return as vx_io_arm. */
+unsigned vx_io_op_start(struct VxWorker *w, VxTask *t, uint64_t gen);
+/* Called by the runner before resuming a task whose wait was an operation:
+ * finishes it if the wake was a timeout, a cancellation or readiness to
+ * retry. Returns true if the task was parked again (not to be resumed now);
+ * else *reason is the wake reason the resume reports. */
+bool vx_io_op_continue(struct VxWorker *w, VxTask *t, unsigned *reason);
+/* Releases the previous operation wait (frees a finished blocking job). */
+void vx_io_op_release(struct VxWorker *w, VxTask *t);
+/* Forgets the non-timer await registered so far in this resume (frees a
+ * blocking job not yet started); called when another await replaces it or
+ * the task finishes. */
+void vx_io_drop_pending(WorkerContext *ctx);
+
+/* True once the runtime has seen any I/O: idle workers then sleep in the
+ * poller at once instead of spinning. */
+bool vx_io_active(struct Runtime *rt);
+/* Collects poller events without blocking and wakes their tasks onto w;
+ * returns how many tasks were woken. */
+unsigned vx_io_poll(struct VxWorker *w);
+/* True if w can sleep in a poller: its own, or the shared one whose driver
+ * role it just took (*took_driver: give it back with vx_io_release_driver). */
+bool vx_io_can_wait(struct VxWorker *w, bool *took_driver);
+void vx_io_release_driver(struct VxWorker *w);
+/* Waits in the poller for at most timeout_ns (0: just look) and leaves the
+ * events in w->events; returns their count. A worker that sleeps here has
+ * marked itself VX_PARK_POLLING. */
+uint32_t vx_io_collect(struct VxWorker *w, uint64_t timeout_ns);
+/* Wakes the tasks of the n events in w->events onto w; returns how many. */
+unsigned vx_io_dispatch(struct VxWorker *w, uint32_t n);
+/* Makes w's poller wait return (w marked itself VX_PARK_POLLING). */
+void vx_io_wake(struct VxWorker *w);
+
+#endif /* VX_IO_H */

@@ -1,0 +1,101 @@
+/* vexrt/io.h - I/O beyond the seed's readiness awaits: completion operations,
+ * work for the blocking pool, and signals.
+ *
+ * A completion operation is described by a caller-owned VexIoOp. A task
+ * submits it with worker_await_op during a resume and is resumed when it has
+ * completed; op->result then holds the byte count (or the accepted handle, or
+ * 0) or a negative VEX_E* code. The op and its buffer belong to the runtime
+ * from submission until that resume: do not touch or free them meanwhile.
+ * With a timer await in the same resume the timer is a timeout: when it fires
+ * first the operation is cancelled, and the task is resumed once the
+ * cancellation is complete (op->result is VEX_ECANCELED unless the operation
+ * finished first), so the buffer is never written after the task resumes.
+ *
+ * On io_uring the operations run natively. On epoll, socket operations are
+ * tried at once and, if they would block, retried by the runtime when the
+ * handle becomes ready (readiness is cached per handle, edge-triggered, so a
+ * request/response loop costs one system call per operation); file
+ * operations run on a small pool of blocking threads.
+ *
+ * Handles used with these calls should be closed with VEX_OP_CLOSE (or
+ * vex_io_forget before close), so the runtime drops what it knows of them
+ * before the number can be reused. */
+#ifndef VEXRT_IO_H
+#define VEXRT_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    VEX_OP_READ = 1,    /* read(handle, buf, len) */
+    VEX_OP_WRITE = 2,   /* write(handle, buf, len) */
+    VEX_OP_RECV = 3,    /* recv(handle, buf, len, flags) */
+    VEX_OP_SEND = 4,    /* send(handle, buf, len, flags); never raises SIGPIPE */
+    VEX_OP_ACCEPT = 5,  /* accept(handle, buf = sockaddr out or NULL, len = its size); result: new handle */
+    VEX_OP_CONNECT = 6, /* connect(handle, buf = sockaddr, len); result 0 */
+    VEX_OP_CLOSE = 7,   /* close(handle), after the runtime forgets it */
+    VEX_OP_PREAD = 8,   /* pread(handle, buf, len, offset) */
+    VEX_OP_PWRITE = 9,  /* pwrite(handle, buf, len, offset) */
+    VEX_OP_FSYNC = 10   /* fsync(handle) */
+} VexOpcode;
+
+/* Flags for VEX_OP_RECV / VEX_OP_SEND (translated by the platform). */
+#define VEX_MSG_PEEK 1u
+#define VEX_MSG_WAITALL 2u
+
+typedef struct VexIoOp {
+    uint8_t opcode;       /* VexOpcode */
+    uint8_t reserved_[3];
+    uint32_t flags;       /* VEX_MSG_* for recv/send; 0 otherwise */
+    IoHandle handle;
+    void *buf;            /* data, or sockaddr for accept/connect */
+    size_t len;           /* bytes, or sockaddr size; accept writes the peer's size back */
+    uint64_t offset;      /* pread / pwrite */
+    int64_t result;       /* out: bytes, new handle, or 0; negative VEX_E* on error */
+    uint64_t internal[6]; /* the runtime's while the op is in flight; internal[5]
+                           * belongs to the platform's poller (e.g. accept's
+                           * socklen_t), the rest to the core */
+} VexIoOp;
+
+/* Submits op for this resume: the task is resumed once op has completed
+ * (see the header comment for timeouts). Replaces an I/O or notify await
+ * registered earlier in the same resume. Returns VEX_EINVAL for a bad op. */
+VEX_API int worker_await_op(WorkerContext *ctx, VexIoOp *op);
+
+/* Runs fn(arg) on the runtime's blocking pool and resumes the task when it
+ * returned: for work that would block a worker (file systems, DNS, CPU-heavy
+ * steps). Counts in RuntimeStats.blocking_jobs. */
+VEX_API int worker_await_blocking(WorkerContext *ctx, void (*fn)(void *arg), void *arg);
+
+/* Drops what the runtime knows of handle h (cached readiness, its poller
+ * registration). Call before closing h yourself. Any thread. */
+VEX_API int vex_io_forget(Runtime *rt, IoHandle h);
+
+/* Returns a handle that becomes readable when signal signo (SIGINT,
+ * SIGTERM, ...) is delivered to the process; await it with worker_await_io
+ * and acknowledge each delivery with vex_signal_consume. The signal is
+ * blocked in the calling thread: call this from the main thread before it
+ * starts other threads (the runtime's workers block every signal). */
+VEX_API int vex_signal_open(Runtime *rt, int signo, IoHandle *out);
+
+/* Consumes one pending delivery on a handle from vex_signal_open: 1 if one
+ * was pending, 0 if none, or a negative VEX_E*. Never blocks. */
+VEX_API int vex_signal_consume(Runtime *rt, IoHandle h);
+
+/* Closes a handle from vex_signal_open. */
+VEX_API int vex_signal_close(Runtime *rt, IoHandle h);
+
+/* Name of the I/O backend a runtime uses ("epoll", "io_uring", ...), or
+ * "none" if it has no poller. */
+VEX_API const char *runtime_io_backend(Runtime *rt);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VEXRT_IO_H */
