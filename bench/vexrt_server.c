@@ -288,6 +288,16 @@ int main(int argc, char **argv)
     printf("READY %d\n", ntohs(addr.sin_port));
     fflush(stdout);
     runtime_run(rt);
+    RuntimeStats rs;
+    runtime_get_stats(rt, &rs);
+    fprintf(stderr,
+            "vexrt-server: resumes %llu wakeups %llu steals %llu parks %llu unparks %llu "
+            "poller_events %llu io_submitted %llu io_completed %llu global_pushes %llu\n",
+            (unsigned long long)rs.resumes, (unsigned long long)rs.wakeups,
+            (unsigned long long)rs.steals, (unsigned long long)rs.parks,
+            (unsigned long long)rs.unparks, (unsigned long long)rs.poller_events,
+            (unsigned long long)rs.io_submitted, (unsigned long long)rs.io_completed,
+            (unsigned long long)rs.global_pushes);
     vex_signal_close(rt, st.h[0]);
     vex_signal_close(rt, st.h[1]);
     runtime_destroy(rt); /* connection tasks still open are dropped with it */

@@ -63,7 +63,7 @@ void vx_idle_notify(Runtime *rt)
     if (target) vx_sched_unpark_worker(rt, target);
 }
 
-bool vx_idle_park(Runtime *rt, VxWorker *w)
+bool vx_idle_park(Runtime *rt, VxWorker *w, uint32_t *awake_left)
 {
     bool was_searching = w->searching;
     w->searching = false;
@@ -73,6 +73,7 @@ bool vx_idle_park(Runtime *rt, VxWorker *w)
     rt->sleepers[rt->nsleepers++] = w->id;
     atomic_store_explicit(&w->in_sleepers, true, memory_order_relaxed);
     vx_unlock(&rt->idle_lock, &rt->sys);
+    *awake_left = unparked_of(prev) - 1;
     return was_searching && searching_of(prev) == 1;
 }
 

@@ -237,6 +237,7 @@ int vx_io_init(Runtime *rt)
 {
     rt->io_inited = true;
     atomic_init(&rt->driver, 0);
+    atomic_init(&rt->poll_seq, 0);
     atomic_init(&rt->attach_error, 0);
     atomic_init(&rt->attached, 0);
     atomic_init(&rt->io_used, false);
@@ -849,6 +850,9 @@ bool vx_io_op_continue(VxWorker *w, VxTask *t, unsigned *reason)
         uint64_t s = atomic_load_explicit(&t->tok.state, memory_order_acquire);
         unsigned why = vx_ts_reason(s);
         uint64_t gen = vx_ts_gen(s);
+        /* A close is never abandoned half-way (the handle would stay open):
+         * a timeout or cancellation just waits for it. */
+        if (op->opcode == VEX_OP_CLOSE && is_abort(why)) why = VX_WAKE_NONE;
         if (is_abort(why) && !op_abort_reason(op))
             OP_OWNER(op) = (OP_OWNER(op) & 0xFFFFFFFFu) | ((uint64_t)why << 32);
         unsigned first = op_abort_reason(op);
@@ -1175,6 +1179,10 @@ unsigned vx_io_dispatch(VxWorker *w, uint32_t n)
 
 /* --- Waiting in the poller --- */
 
+bool vx_io_per_worker(Runtime *rt) { return rt->poller && (rt->pcaps & VEX_POLLER_PER_WORKER); }
+
+uint32_t vx_io_poll_seq(Runtime *rt) { return atomic_load_explicit(&rt->poll_seq, memory_order_relaxed); }
+
 bool vx_io_can_wait(VxWorker *w, bool *took_driver)
 {
     Runtime *rt = w->rt;
@@ -1200,6 +1208,7 @@ uint32_t vx_io_collect(VxWorker *w, uint64_t timeout_ns)
 {
     Runtime *rt = w->rt;
     drain_cancels(w);
+    atomic_fetch_add_explicit(&rt->poll_seq, 1, memory_order_relaxed);
     uint32_t n = 0;
     vx_plat_poller_wait(&rt->sys, rt->poller, w->plocal, timeout_ns, w->events, VX_EVENTS_MAX, &n);
     return n;

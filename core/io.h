@@ -98,6 +98,10 @@ unsigned vx_io_poll(struct VxWorker *w);
  * role it just took (*took_driver: give it back with vx_io_release_driver). */
 bool vx_io_can_wait(struct VxWorker *w, bool *took_driver);
 void vx_io_release_driver(struct VxWorker *w);
+/* True if each worker has its own poller state to wait in (io_uring). */
+bool vx_io_per_worker(struct Runtime *rt);
+/* A counter of looks at the poller, to tell whether anyone polled lately. */
+uint32_t vx_io_poll_seq(struct Runtime *rt);
 /* Waits in the poller for at most timeout_ns (0: just look) and leaves the
  * events in w->events; returns their count. A worker that sleeps here has
  * marked itself VX_PARK_POLLING. */

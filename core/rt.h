@@ -69,7 +69,7 @@ typedef struct VxWorker {
     bool searching;                /* counted in the idle word's searching half */
     int64_t credits;               /* live-task credits held locally (see runtime.c) */
     uint64_t rng;
-    uint64_t next_timer_check_ns;
+    uint64_t backlog_ns;           /* when this worker was first seen with a backlog (0: none) */
     WorkerContext ctx;
     VxWheel wheel;                 /* under wheel_lock */
     void *thread;                  /* platform thread handle (thread_size bytes) */
@@ -155,6 +155,7 @@ struct Runtime {
     uint32_t pcaps;                /* VEX_POLLER_* */
     bool io_inited;                /* vx_io_init ran (vx_io_fini undoes it) */
     VX_ALIGNED _Atomic uint32_t driver;       /* shared pollers: 1 while a worker waits in it */
+    _Atomic uint32_t poll_seq;                /* bumped by every look at the poller */
     _Atomic(struct VxIoRes **) *io_top;       /* handle table: top -> mid -> leaf */
     VxLock io_lock;                           /* growing the table, creating records */
     VxSlab iores;                             /* the records */
@@ -209,7 +210,10 @@ void vx_sched_unpark_worker(Runtime *rt, VxWorker *w);
 bool vx_idle_try_search(Runtime *rt, VxWorker *w);
 bool vx_idle_stop_search(Runtime *rt, VxWorker *w);
 void vx_idle_notify(Runtime *rt);
-bool vx_idle_park(Runtime *rt, VxWorker *w);
+/* Moves w into the idle set; *awake_left gets how many workers are still
+ * awake after it (decided by the RMW, so exactly one of the workers going
+ * to sleep sees 0). Returns true if w was the last searcher. */
+bool vx_idle_park(Runtime *rt, VxWorker *w, uint32_t *awake_left);
 bool vx_idle_leave(Runtime *rt, VxWorker *w);
 bool vx_idle_work_pending(Runtime *rt);
 

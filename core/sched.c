@@ -125,19 +125,55 @@ static VxTask *global_pull(VxWorker *w)
 
 /* --- Pushing runnable tasks --- */
 
-/* Wakes a sleeping worker if the idle word suggests one could help. A hint:
- * a plain load, because the pushing worker runs the task itself if nobody
+/* When a worker's own pushes wake a sleeping sibling.
+ *
+ * Waking one costs both of them a few microseconds of system time, and on
+ * a machine whose cores are also wanted by the other end of the sockets the
+ * second worker competes for a core instead of adding one: a batch of short
+ * tasks (a poller's worth of I/O wake-ups) is done sooner by the worker that
+ * has it. So a sibling is woken at once only for a large backlog; for a
+ * small one, only once it has lasted BACKLOG_NS (looked at every
+ * BACKLOG_CHECK ticks): then the tasks are long, and a second worker helps.
+ * (Tokio wakes a sibling as soon as two tasks are queued; on the tcp_echo
+ * workload that made the workers trade every batch back and forth, at a
+ * context switch per dozen round trips.) Work that leaves the worker (the
+ * global queue, an overflow) always wakes a sleeper. */
+#define NOTIFY_BACKLOG 64     /* queued tasks that call for a sibling at once */
+#define BACKLOG_CHECK 8       /* ticks between looks at a small backlog */
+#define BACKLOG_NS 50000u     /* a backlog this old gets a sibling */
+
+/* A plain load: a hint. The pushing worker runs the task itself if nobody
  * else does; only pushes by threads that will not run the work (foreign
  * spawns, wakes from outside) must use the RMW in vx_idle_notify. */
+VX_INLINE bool sibling_sleeps(Runtime *rt)
+{
+    uint64_t s = atomic_load_explicit(&rt->idle, memory_order_relaxed);
+    return (uint32_t)s == 0 && (uint32_t)(s >> 32) < rt->nworkers;
+}
+
+VX_INLINE uint32_t queued_here(VxWorker *w) { return vx_lq_len(&w->q) + vx_lq_len(&w->wq); }
+
 VX_INLINE void maybe_notify(VxWorker *w)
 {
-    /* Only when more than one task waits here (Tokio's should_notify_others):
-     * the worker runs the next one itself, and waking a sibling for a single
-     * task just makes the two trade it back and forth. */
-    if (w->searching || vx_lq_len(&w->q) + vx_lq_len(&w->wq) < 2) return;
+    if (w->searching || queued_here(w) < NOTIFY_BACKLOG) return;
+    if (sibling_sleeps(w->rt)) vx_idle_notify(w->rt);
+}
+
+/* The small-backlog rule above, from the scheduler loop. */
+static VX_NOINLINE void check_backlog(VxWorker *w)
+{
     Runtime *rt = w->rt;
-    uint64_t s = atomic_load_explicit(&rt->idle, memory_order_relaxed);
-    if ((uint32_t)s == 0 && (uint32_t)(s >> 32) < rt->nworkers) vx_idle_notify(rt);
+    if (queued_here(w) < 2 || !sibling_sleeps(rt)) {
+        w->backlog_ns = 0;
+        return;
+    }
+    uint64_t now = vx_plat_now_ns(&rt->sys);
+    if (!w->backlog_ns) {
+        w->backlog_ns = now;
+    } else if (now - w->backlog_ns >= BACKLOG_NS) {
+        w->backlog_ns = 0;
+        vx_idle_notify(rt);
+    }
 }
 
 static VX_NOINLINE void push_overflow(VxWorker *w, VxLocalQueue *q, VxTask *t)
@@ -331,8 +367,11 @@ static void task_done(VxWorker *w, VxTask *t)
 }
 
 /* What happens after a resume returns: finish, yield, or park on the awaits
- * it registered (see task.h for the protocol). */
-static void after_resume(VxWorker *w, VxTask *t, CoroStatus st)
+ * it registered (see task.h for the protocol). Returns true if the task's
+ * operation completed at once and it may be resumed again right away
+ * (again_ok): an echo's send usually does, and the task's next resume then
+ * costs no trip through the queues and the state word. */
+static bool after_resume(VxWorker *w, VxTask *t, CoroStatus st, bool again_ok)
 {
     WorkerContext *ctx = &w->ctx;
     /* The previous wait is over: release what it armed. */
@@ -350,7 +389,7 @@ static void after_resume(VxWorker *w, VxTask *t, CoroStatus st)
         if (ctx->await_timer) vx_timer_discard_pending(w);
         vx_io_drop_pending(ctx);
         task_done(w, t);
-        return;
+        return false;
     }
     if (!ctx->await_timer && ctx->await_kind == VX_WAIT_NONE) {
         /* The next resume is not the result of a wake: drop the reason left
@@ -360,7 +399,7 @@ static void after_resume(VxWorker *w, VxTask *t, CoroStatus st)
             atomic_fetch_and_explicit(&t->tok.state, ~VX_TS_REASON_MASK, memory_order_relaxed);
         VX_STAT_INC(w, VX_ST_YIELDS);
         push_back(w, t); /* a yield goes to the back, never to the LIFO slot */
-        return;
+        return false;
     }
     uint64_t gen = vx_ts_gen(atomic_load_explicit(&t->tok.state, memory_order_relaxed));
     unsigned immediate = VX_WAKE_NONE;
@@ -376,33 +415,47 @@ static void after_resume(VxWorker *w, VxTask *t, CoroStatus st)
         if (r != VX_WAKE_NONE) immediate = r;
     }
     ctx->await_kind = VX_WAIT_NONE;
-    /* A source that is already due wakes the task through the normal path:
-     * NOTIFIED is set, the park below consumes it and re-queues at once, and
-     * the bumped gen makes the other armed sources stale. */
+    /* An operation done at once, with no timer armed: no source holds this
+     * gen, so the task can simply run again, unless a wake is pending (a
+     * cancellation while it ran): then the normal path below delivers it. */
+    if (immediate == VX_WAKE_COMPLETED && again_ok && !t->timer &&
+        !(atomic_load_explicit(&t->tok.state, memory_order_relaxed) & VX_TS_NOTIFIED))
+        return true;
+    /* Any other source that is already due wakes the task through the normal
+     * path: NOTIFIED is set, the park below consumes it and re-queues at
+     * once, and the bumped gen makes the other armed sources stale. */
     if (immediate != VX_WAKE_NONE) vx_task_wake(t, gen, immediate);
     if (!vx_task_park(t)) push_back(w, t);
+    return false;
 }
+
+/* Resumes in a row allowed to a task whose operations complete at once,
+ * before it goes to the back of the queue like everyone else. */
+#define IMMEDIATE_BUDGET 16
 
 static void run_task(VxWorker *w, VxTask *t)
 {
     WorkerContext *ctx = &w->ctx;
-    ctx->await_timer = NULL;
-    ctx->await_kind = VX_WAIT_NONE;
-    ctx->await_src = NULL;
     ctx->reason = (uint8_t)vx_ts_reason(atomic_load_explicit(&t->tok.state,
                                                               memory_order_relaxed));
-    if (t->wait_kind == VX_WAIT_OP) {
-        /* Woken before its operation finished (a timeout, say): finish or
-         * cancel it first; the task may have to wait again. */
-        unsigned reason;
-        if (vx_io_op_continue(w, t, &reason)) return;
-        ctx->reason = (uint8_t)reason;
+    for (int budget = IMMEDIATE_BUDGET;; ctx->reason = VX_WAKE_COMPLETED) {
+        ctx->await_timer = NULL;
+        ctx->await_kind = VX_WAIT_NONE;
+        ctx->await_src = NULL;
+        if (t->wait_kind == VX_WAIT_OP) {
+            /* Woken before its operation finished (a timeout, say): finish
+             * or cancel it first; the task may have to wait again. */
+            unsigned reason;
+            if (vx_io_op_continue(w, t, &reason)) return;
+            ctx->reason = (uint8_t)reason;
+        }
+        ctx->task = t;
+        VX_STAT_INC(w, VX_ST_RESUMES);
+        CoroStatus st = t->fn(ctx, t->data);
+        bool again = after_resume(w, t, st, --budget > 0);
+        ctx->task = NULL;
+        if (!again) return;
     }
-    ctx->task = t;
-    VX_STAT_INC(w, VX_ST_RESUMES);
-    CoroStatus st = t->fn(ctx, t->data);
-    after_resume(w, t, st);
-    ctx->task = NULL;
 }
 
 /* --- Finding work --- */
@@ -452,6 +505,7 @@ static VxTask *next_task(VxWorker *w)
     VxTask *t;
     uint32_t tick = VX_LOAD_RELAXED(&w->tick) + 1;
     VX_STORE_RELAXED(&w->tick, tick); /* a plain store: only we write it */
+    if (tick % BACKLOG_CHECK == 0 && !w->searching && rt->nworkers > 1) check_backlog(w);
     if (VX_UNLIKELY(tick % GLOBAL_INTERVAL == 0)) {
         maintenance(w);
         /* Fairness: tasks that respawn each other cannot starve the global
@@ -586,6 +640,7 @@ void vx_sched_unpark_worker(Runtime *rt, VxWorker *w)
  * pairs are not pulled apart while their worker makes progress (tokio#8065).
  * A runtime whose workers all sleep makes no such wake-ups at all. */
 #define STALL_NS 2000000u  /* watched worker holds queued work */
+#define IO_WATCH_NS 1000000u /* a shared poller unvisited this long is taken over */
 #define WATCH_NS 10000000u /* watched worker is merely awake (Go's sysmon ceiling) */
 
 VX_INLINE bool holds_work(VxWorker *v)
@@ -695,11 +750,22 @@ static void park_worker(VxWorker *w)
     vx_live_return_credits(rt, w); /* may start an auto-shutdown */
     if (atomic_load_explicit(&rt->stopping, memory_order_acquire)) return;
 
-    bool last_searcher = vx_idle_park(rt, w);
+    uint32_t awake_left;
+    bool last_searcher = vx_idle_park(rt, w, &awake_left);
     /* The lost-wake-up guard: the last searcher to sleep rescans every queue
      * after its RMW on the idle word (see idle.c). */
     if (last_searcher && vx_idle_work_pending(rt)) vx_idle_notify(rt);
 
+    /* Who waits in a shared poller (epoll): the last worker to go idle.
+     * While another worker is awake, that one looks at the poller (every
+     * GLOBAL_INTERVAL ticks, and when it goes idle it is the last), so its
+     * events come in batches, as in a single-threaded loop, instead of each
+     * waking a second thread that then competes for a core (on the
+     * tcp_echo workload that halved the context switches). A worker that
+     * stays awake without looking (a long resume) is covered: a sleeper
+     * that sees the poller unvisited for IO_WATCH_NS takes it over. */
+    bool poll_here = awake_left == 0 || vx_io_per_worker(rt);
+    uint32_t seq = vx_io_poll_seq(rt);
     VxWorker *watch = NULL;
     uint32_t watch_tick = 0;
     uint64_t watch_ns = 0;
@@ -717,9 +783,11 @@ static void park_worker(VxWorker *w)
             uint64_t t = next > now ? next - now : 0;
             if (t < timeout) timeout = t;
         }
+        bool io_watch = !poll_here && vx_io_active(rt);
+        if (io_watch && timeout > IO_WATCH_NS) timeout = IO_WATCH_NS;
         bool notified, drv = false;
         uint32_t events = 0;
-        if (vx_io_can_wait(w, &drv)) {
+        if (poll_here && vx_io_can_wait(w, &drv)) {
             notified = poller_park(w, timeout, &events);
             if (drv) vx_io_release_driver(w);
         } else {
@@ -737,6 +805,11 @@ static void park_worker(VxWorker *w)
         if (vx_timer_next_ns(w) <= now || (rt->nworkers > 1 && vx_timer_watch_ns(w) <= now)) {
             vx_idle_leave(rt, w);
             return;
+        }
+        if (io_watch) {
+            uint32_t s2 = vx_io_poll_seq(rt);
+            if (s2 == seq) poll_here = true; /* nobody looked at the poller: we will */
+            seq = s2;
         }
         if (watch) {
             if (VX_LOAD_RELAXED(&watch->tick) == watch_tick && holds_work(watch)) {
@@ -775,7 +848,10 @@ void vx_sched_worker_main(void *arg)
 
     while (!atomic_load_explicit(&rt->stopping, memory_order_relaxed)) {
         VxTask *t = next_task(w);
-        if (!t) t = steal_work(w);
+        if (!t) {
+            w->backlog_ns = 0; /* ran dry: any backlog is over */
+            t = steal_work(w);
+        }
         if (t) {
             /* Leaving the searching state: the last searcher to find work
              * wakes another, which ramps parallelism up one worker at a time. */

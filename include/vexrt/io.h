@@ -10,6 +10,10 @@
  * first the operation is cancelled, and the task is resumed once the
  * cancellation is complete (op->result is VEX_ECANCELED unless the operation
  * finished first), so the buffer is never written after the task resumes.
+ * The same holds when the task's cancel token is cancelled while it waits
+ * (resumed with VEX_WAKE_CANCELLED). VEX_OP_CLOSE is the exception: it is
+ * never abandoned (the handle would stay open); the task resumes once the
+ * close is done.
  *
  * On io_uring the operations run natively. On epoll, socket operations are
  * tried at once and, if they would block, retried by the runtime when the
