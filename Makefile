@@ -37,10 +37,17 @@ LIBCFLAGS := $(CSTD) $(WARN) $(OPT) $(INC) -fPIC -fvisibility=hidden -DVEXRT_BUI
 LDLIBS  := -lpthread
 
 
+# PLATFORM picks the OS folder of platform/ (linux by default). Other OS
+# builds are described by mk/plat-<name>.mk, read here so they can replace
+# PLAT_SRCS, LDLIBS and LIB_TARGETS before the rules below use them.
+PLATFORM   ?= linux
 CORE_SRCS  := $(wildcard core/*.c)
 ALLOC_SRCS := alloc/slab.c alloc/libc.c
-PLAT_SRCS  := platform/platform.c platform/posix/posix.c platform/linux/futex.c \
-              platform/linux/epoll.c platform/linux/io_ops.c platform/linux/uring.c
+PLAT_SRCS  := platform/platform.c platform/linux/backends.c platform/posix/posix.c platform/linux/futex.c \
+              platform/linux/epoll.c platform/linux/io_ops.c platform/linux/uring.c \
+              $(wildcard platform/posix/io_ops.c)
+LIB_TARGETS = $(BUILD)/libvexrt.a $(BUILD)/libvexrt.so
+-include mk/plat-*.mk
 LIB_SRCS   := $(CORE_SRCS) $(ALLOC_SRCS) $(PLAT_SRCS)
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 HEADERS    := $(wildcard include/*.h include/vexrt/*.h core/*.h alloc/*.h platform/*.h platform/*/*.h)
@@ -50,7 +57,7 @@ HEADERS    := $(wildcard include/*.h include/vexrt/*.h core/*.h alloc/*.h platfo
 
 all: lib examples
 
-lib: $(BUILD)/libvexrt.a $(BUILD)/libvexrt.so
+lib: $(LIB_TARGETS)
 
 # Objects depend on a stamp named after the flags, so changing CC, OPT or SAN
 # for the same BUILD folder rebuilds everything.
@@ -91,7 +98,7 @@ run: $(BUILD)/examples/showcase
 
 # --- Tests ----------------------------------------------------------------
 
-TEST_SRCS    := $(wildcard tests/api/*.c tests/core/*.c tests/alloc/*.c tests/io/*.c)
+TEST_SRCS    := $(wildcard tests/api/*.c tests/core/*.c tests/alloc/*.c tests/io/*.c tests/fault/*.c)
 SUPPORT_SRCS := $(wildcard tests/support/*.c) platform/virtual/virtual.c
 TESTCFLAGS   := $(CSTD) $(WARN) -Wno-missing-prototypes $(OPT) $(INC) -Itests -D_GNU_SOURCE \
                 $(SANFLAGS)
@@ -196,3 +203,6 @@ install: lib
 
 clean:
 	rm -rf build
+
+# Further targets (fuzzing, other platforms' checks) live in mk/targets-*.mk.
+-include mk/targets-*.mk

@@ -219,9 +219,16 @@ static int spawn_linked(Runtime *rt, VxWorker *w, coro_resume_func fn, void *dat
     rt->links = l;
     vx_unlock(&rt->objects_lock, &rt->sys);
     vx_lock(&s->lock, &s->sys);
-    /* The task is not visible to anyone yet: setting the flag directly is safe. */
+    /* The task is not visible to anyone yet: setting the flags directly is
+     * safe. A task born cancelled is also NOTIFIED, as if cancel_request had
+     * reached it while queued: its first resume says VEX_WAKE_CANCELLED, and
+     * an await it registers anyway does not park it (it would sleep through
+     * the cancellation otherwise, nobody being left to wake it). */
     if (atomic_load_explicit(&s->tok.state, memory_order_acquire) & VX_TS_CANCELLED)
-        atomic_fetch_or_explicit(&t->tok.state, VX_TS_CANCELLED, memory_order_relaxed);
+        atomic_fetch_or_explicit(&t->tok.state,
+                                 VX_TS_CANCELLED | VX_TS_NOTIFIED |
+                                     ((uint64_t)VX_WAKE_CANCELLED << VX_TS_REASON_SHIFT),
+                                 memory_order_relaxed);
     l->next = s->tasks;
     if (s->tasks) s->tasks->prev = l;
     s->tasks = l;

@@ -362,6 +362,12 @@ uint64_t worker_now_ns(WorkerContext *ctx)
     return vx_plat_now_ns(&ctx->rt->sys);
 }
 
+uint64_t runtime_now_ns(Runtime *rt)
+{
+    if (!rt) return 0;
+    return vx_plat_now_ns(&rt->sys);
+}
+
 VexWakeReason worker_wake_reason(WorkerContext *ctx)
 {
     if (!ctx_live(ctx)) return VEX_WAKE_NONE;

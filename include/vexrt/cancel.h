@@ -12,7 +12,11 @@
  * their own references, so a token lives until the last of them is gone.
  * Cancelling a token whose tasks have all finished is harmless. (A task's
  * own token, by contrast, is valid only until that task returns DONE.)
- * cancel_request and cancel_requested from runtime.h work on both kinds. */
+ * cancel_request and cancel_requested from runtime.h work on both kinds.
+ * A created token may outlive its runtime: runtime_destroy drops the
+ * references of the tasks it discards, and cancel_token_destroy, called
+ * before or after runtime_destroy, frees the token through the runtime's
+ * allocator vtable (which must still work) without touching the runtime. */
 #ifndef VEXRT_CANCEL_H
 #define VEXRT_CANCEL_H
 
@@ -34,7 +38,10 @@ VEX_API int cancel_token_destroy(CancelToken *t);
 
 /* As runtime_spawn_global, with the new task linked to token (which may be
  * NULL: no link). A task spawned with an already cancelled token starts
- * cancelled. Any thread. */
+ * cancelled, as if cancelled while queued: cancel_requested() is true and
+ * worker_wake_reason is VEX_WAKE_CANCELLED in its first resume, and an await
+ * it registers in that resume does not park it (it is resumed again at
+ * once). Any thread. */
 VEX_API int runtime_spawn_with_token(Runtime *rt, coro_resume_func fn, void *data,
                                      CancelToken *token);
 

@@ -83,9 +83,12 @@ VEX_API int vex_io_forget(Runtime *rt, IoHandle h);
 
 /* Returns a handle that becomes readable when signal signo (SIGINT,
  * SIGTERM, ...) is delivered to the process; await it with worker_await_io
- * and acknowledge each delivery with vex_signal_consume. The signal is
- * blocked in the calling thread: call this from the main thread before it
- * starts other threads (the runtime's workers block every signal). */
+ * and acknowledge each delivery with vex_signal_consume. One signal per
+ * handle. The signal is blocked in the calling thread, so it is delivered to
+ * the handle instead of its default action: call this from the thread that
+ * will call runtime_run (the runtime's own workers and pool threads block
+ * every signal, so creating the runtime first is fine), before any thread of
+ * your own that does not block the signal is started. */
 VEX_API int vex_signal_open(Runtime *rt, int signo, IoHandle *out);
 
 /* Consumes one pending delivery on a handle from vex_signal_open: 1 if one

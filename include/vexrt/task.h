@@ -12,7 +12,8 @@ extern "C" {
 /* Why the current resume happened. READABLE and WRITABLE may be combined
  * (value 3) when both directions were armed and ready. */
 typedef enum {
-    VEX_WAKE_NONE = 0,      /* first resume, or after a yield */
+    VEX_WAKE_NONE = 0,      /* first resume, or after a yield (a task spawned with a
+                             * cancelled token starts with VEX_WAKE_CANCELLED) */
     VEX_WAKE_READABLE = 1,  /* the I/O await fired: readable */
     VEX_WAKE_WRITABLE = 2,  /* the I/O await fired: writable */
     VEX_WAKE_TIMER = 4,     /* the timer await fired (or its deadline had passed) */
@@ -28,6 +29,11 @@ VEX_API VexWakeReason worker_wake_reason(WorkerContext *ctx);
 
 /* Arms a timer for this resume: resumed no earlier than nanos from now. */
 VEX_API int worker_await_after_ns(WorkerContext *ctx, uint64_t nanos);
+
+/* Returns the runtime's monotonic clock in nanoseconds, the clock of
+ * worker_now_ns and worker_await_deadline, from any thread (so deadlines can
+ * be computed before spawning); 0 for a NULL runtime. */
+VEX_API uint64_t runtime_now_ns(Runtime *rt);
 
 #ifdef __cplusplus
 }

@@ -231,3 +231,57 @@ Test(cancellation, a_task_token_is_not_a_created_token)
     CHECK_INT(o.destroy_rc, VEX_EINVAL);
     CHECK_OK(runtime_destroy(rt));
 }
+
+/* A task spawned with a cancelled token: its first resume is reason
+ * CANCELLED with cancel_requested() true, and an await it registers anyway
+ * does not park it for the hour: it is resumed again at once. */
+static CoroStatus started_cancelled(WorkerContext *ctx, void *data)
+{
+    int *steps = data;
+    VexWakeReason why = worker_wake_reason(ctx);
+    bool cancelled = cancel_requested(worker_cancel_token(ctx));
+    if ((*steps)++ == 0) {
+        if (why != VEX_WAKE_CANCELLED || !cancelled) *steps = 100;
+        worker_await_after(ctx, 3600 * 1000);
+        return CORO_STATUS_YIELDED;
+    }
+    if (!cancelled) *steps = 200;
+    return CORO_STATUS_DONE;
+}
+
+Test(cancellation, started_cancelled_task_is_not_parked_by_its_awaits)
+{
+    Runtime *rt = test_runtime(2, NULL, NULL);
+    CancelToken *tok = cancel_token_create(rt, NULL);
+    CHECK_OK(cancel_request(tok));
+    int steps = 0;
+    CHECK_OK(runtime_spawn_with_token(rt, started_cancelled, &steps, tok));
+    CHECK_OK(runtime_enable_auto_shutdown(rt, true));
+    CHECK_OK(runtime_run(rt));
+    CHECK_INT(steps, 2);
+    CHECK_OK(cancel_token_destroy(tok));
+    CHECK_OK(runtime_destroy(rt));
+}
+
+/* runtime_now_ns works outside tasks and is the clock of worker_now_ns. */
+static CoroStatus read_clock(WorkerContext *ctx, void *data)
+{
+    uint64_t *t = data;
+    t[1] = worker_now_ns(ctx);
+    return CORO_STATUS_DONE;
+}
+
+Test(cancellation, runtime_clock_outside_tasks_matches_worker_clock)
+{
+    Runtime *rt = test_runtime(1, NULL, NULL);
+    uint64_t t[3] = {0};
+    t[0] = runtime_now_ns(rt);
+    CHECK_OK(runtime_spawn_global(rt, read_clock, t));
+    CHECK_OK(runtime_enable_auto_shutdown(rt, true));
+    CHECK_OK(runtime_run(rt));
+    t[2] = runtime_now_ns(rt);
+    cr_assert(t[0] > 0 && t[0] <= t[1] && t[1] <= t[2], "%llu %llu %llu",
+              (unsigned long long)t[0], (unsigned long long)t[1], (unsigned long long)t[2]);
+    CHECK_INT(runtime_now_ns(NULL), 0);
+    CHECK_OK(runtime_destroy(rt));
+}

@@ -1,0 +1,67 @@
+/* platform/linux/backends.c - the Linux build's backends for platform.c:
+ * POSIX threads and futex parking with the io_uring poller (preferred where
+ * this kernel and process allow it) or the epoll poller. */
+#include <pthread.h>
+#include <string.h>
+
+#include "vexrt/error.h"
+#include "../os.h"
+#include "../posix/posix.h"
+#include "linux.h"
+
+enum { BK_URING = 0, BK_EPOLL = 1, BK_COUNT = 2 };
+
+static VexPlatform platforms[BK_COUNT];
+static pthread_once_t platforms_once = PTHREAD_ONCE_INIT;
+
+static void fill_common(VexPlatform *p, const char *name)
+{
+    memset(p, 0, sizeof *p);
+    p->abi_version = VEX_PLATFORM_ABI;
+    p->name = name;
+    p->thread_size = VX_POSIX_THREAD_SIZE;
+    p->thread_spawn = vx_posix_thread_spawn;
+    p->thread_join = vx_posix_thread_join;
+    p->cpu_count = vx_posix_cpu_count;
+    p->now_ns = vx_posix_now_ns;
+    p->park = vx_futex_park;
+    p->unpark = vx_futex_unpark;
+    p->trace = vx_posix_trace;
+}
+
+static void platforms_init(void)
+{
+    fill_common(&platforms[BK_EPOLL], "epoll");
+    vx_linux_epoll_fill(&platforms[BK_EPOLL]);
+    fill_common(&platforms[BK_URING], "io_uring");
+    vx_linux_uring_fill(&platforms[BK_URING]);
+}
+
+int vx_os_backend_index(const char *name)
+{
+    if (!strcmp(name, "epoll")) return BK_EPOLL;
+    if (!strcmp(name, "io_uring") || !strcmp(name, "uring")) return BK_URING;
+    return -1;
+}
+
+const VexPlatform *vx_os_backend(int i)
+{
+    if (i < 0 || i >= BK_COUNT) return NULL;
+    if (i == BK_URING && !vx_linux_uring_usable()) return NULL;
+    pthread_once(&platforms_once, platforms_init);
+    return &platforms[i];
+}
+
+int vx_os_backend_default(void)
+{
+    return vx_linux_uring_usable() ? BK_URING : BK_EPOLL;
+}
+
+int vx_os_backend_fallback(int i, int rc)
+{
+    /* io_uring looked usable but a ring could not be set up for every worker
+     * (locked-memory limits, a seccomp filter on the workers): epoll. */
+    if (i == BK_URING && (rc == VEX_ENOSYS || rc == VEX_EACCES || rc == VEX_ENOMEM))
+        return BK_EPOLL;
+    return -1;
+}
