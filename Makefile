@@ -45,7 +45,7 @@ CORE_SRCS  := $(wildcard core/*.c)
 ALLOC_SRCS := alloc/slab.c alloc/libc.c
 PLAT_SRCS  := platform/platform.c platform/linux/backends.c platform/posix/posix.c platform/linux/futex.c \
               platform/linux/epoll.c platform/linux/io_ops.c platform/linux/uring.c \
-              $(wildcard platform/posix/io_ops.c)
+              platform/posix/io_ops.c
 LIB_TARGETS = $(BUILD)/libvexrt.a $(BUILD)/libvexrt.so
 -include mk/plat-*.mk
 LIB_SRCS   := $(CORE_SRCS) $(ALLOC_SRCS) $(PLAT_SRCS)

@@ -227,8 +227,8 @@ void vx_linux_epoll_fill(VexPlatform *p)
     p->poller_cancel = NULL;
     p->poller_wait = ep_wait;
     p->poller_wake = ep_wake;
-    p->io_try = vx_linux_io_try;
-    p->io_blocking = vx_linux_io_blocking;
+    p->io_try = vx_posix_io_try;
+    p->io_blocking = vx_posix_io_blocking;
     p->signal_open = vx_linux_signal_open;
     p->signal_consume = vx_linux_signal_consume;
     p->signal_close = vx_linux_signal_close;

@@ -7,14 +7,12 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "../posix/io_ops.h"
 #include "vexrt/platform.h"
 
 #define VX_INLINE_PLAT static inline
 
-struct VexIoOp;
-
-int vx_linux_io_try(void *ctx, struct VexIoOp *op);
-void vx_linux_io_blocking(void *ctx, struct VexIoOp *op);
+/* io_try / io_blocking: vx_posix_io_try / vx_posix_io_blocking. */
 int vx_linux_signal_open(void *ctx, int signo, IoHandle *out);
 int vx_linux_signal_consume(void *ctx, IoHandle h);
 int vx_linux_signal_close(void *ctx, IoHandle h);

@@ -775,8 +775,8 @@ void vx_linux_uring_fill(VexPlatform *p)
     p->poller_cancel = ur_cancel;
     p->poller_wait = ur_wait;
     p->poller_wake = ur_wake;
-    p->io_try = vx_linux_io_try;
-    p->io_blocking = vx_linux_io_blocking;
+    p->io_try = vx_posix_io_try;
+    p->io_blocking = vx_posix_io_blocking;
     p->signal_open = vx_linux_signal_open;
     p->signal_consume = vx_linux_signal_consume;
     p->signal_close = vx_linux_signal_close;

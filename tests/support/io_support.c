@@ -12,13 +12,17 @@
 
 #include "vexrt/platform.h"
 
-static IoBackend backends[2];
+static IoBackend backends[4];
 
 struct criterion_test_params io_backends(void)
 {
+    /* Every backend name the library may know; the ones this build has and
+     * this machine can use (the kqueue build, mk/targets-kqueue.mk, runs
+     * these same tests on "kqueue"). */
+    static const char *const names[] = {"epoll", "io_uring", "kqueue", "iocp"};
     size_t n = 0;
-    strcpy(backends[n++].name, "epoll");
-    if (vex_platform_with_backend("io_uring")) strcpy(backends[n++].name, "io_uring");
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (vex_platform_with_backend(names[i])) strcpy(backends[n++].name, names[i]);
     return cr_make_param_array(IoBackend, backends, n);
 }
 
