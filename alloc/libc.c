@@ -17,6 +17,10 @@
 
 #include "vexrt/alloc.h"
 
+#if defined(_WIN32)
+#include <malloc.h> /* _aligned_malloc: the Windows C runtime has no aligned_alloc */
+#endif
+
 #if defined(__linux__)
 #include <sys/mman.h>
 #define VX_LARGE ((size_t)64 * 1024)
@@ -70,9 +74,13 @@ static void *libc_alloc(void *ctx, size_t size, size_t align)
         return p;
     }
 #endif
+#if defined(_WIN32)
+    return _aligned_malloc(size, align);
+#else
     /* aligned_alloc wants size to be a multiple of align. */
     size = (size + align - 1) & ~(align - 1);
     return aligned_alloc(align, size);
+#endif
 }
 
 static void libc_free(void *ctx, void *ptr, size_t size, size_t align)
@@ -86,7 +94,11 @@ static void libc_free(void *ctx, void *ptr, size_t size, size_t align)
     }
 #endif
     (void)size;
+#if defined(_WIN32)
+    _aligned_free(ptr); /* blocks from _aligned_malloc must not go to free() */
+#else
     free(ptr);
+#endif
 }
 
 static const VexAllocator libc_allocator = {libc_alloc, libc_free, NULL};

@@ -49,11 +49,20 @@ struct criterion_test_params {
     size_t length;
 };
 
+/* For MinGW targets GCC's "printf" format means Microsoft's printf, which
+ * lacks %zu; the Windows build prints through MinGW's C99 printf
+ * (__USE_MINGW_ANSI_STDIO), which is gnu_printf (clang checks C99 already). */
+#if defined(__MINGW32__) && !defined(__clang__)
+#define MC_PRINTF_FORMAT gnu_printf
+#else
+#define MC_PRINTF_FORMAT printf
+#endif
+
 void mc_register_test(struct mc_test *t);
 void mc_register_suite(struct mc_suite *s);
 void mc_fail(const char *file, int line, bool abort_test, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-void mc_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+    __attribute__((format(MC_PRINTF_FORMAT, 4, 5)));
+void mc_log(const char *fmt, ...) __attribute__((format(MC_PRINTF_FORMAT, 1, 2)));
 
 #define MC_ID(suite, name, x) mc_##suite##_##name##_##x
 
