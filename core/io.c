@@ -698,12 +698,20 @@ static int op_wait_ready(Runtime *rt, VxWorker *w, VxIoRes *r, VexIoOp *op, uint
 }
 
 /* The record an emulated op uses for readiness, or NULL if the handle cannot
- * be polled (files, bad handles: the op is tried or pooled directly). */
-static VxIoRes *op_record(Runtime *rt, VxWorker *w, VexIoOp *op)
+ * be polled (files, bad handles: the op is tried or pooled directly) or no
+ * record could be allocated (*nomem set: the op fails with VEX_ENOMEM rather
+ * than going to the pool, where a blocking socket would hold a pool thread
+ * and the op's timeout could not end the wait). */
+static VxIoRes *op_record(Runtime *rt, VxWorker *w, VexIoOp *op, bool *nomem)
 {
+    *nomem = false;
     if (file_opcode(op->opcode) || op->opcode == VEX_OP_CLOSE) return NULL;
-    VxIoRes *r = res_get(rt, op->handle);
-    if (r && edge_mode(rt) && ensure_registered(rt, w, r) != 0) return NULL;
+    VxIoRes *r = res_get(rt, op->handle); /* the handle's range was checked at submission */
+    if (!r) {
+        *nomem = true;
+        return NULL;
+    }
+    if (edge_mode(rt) && ensure_registered(rt, w, r) != 0) return NULL;
     return r;
 }
 
@@ -716,7 +724,12 @@ static bool op_attempt(Runtime *rt, VxWorker *w, VexIoOp *op)
         VxIoRes *old = res_lookup(rt, op->handle);
         if (old) res_forget(rt, w, old);
     }
-    VxIoRes *r = op_record(rt, w, op);
+    bool nomem;
+    VxIoRes *r = op_record(rt, w, op, &nomem);
+    if (nomem) {
+        op->result = VEX_ENOMEM;
+        return true;
+    }
     uint32_t d = op_dir(op);
     for (;;) {
         uint64_t seen = r ? atomic_load_explicit(&r->rstate, memory_order_acquire) : 0;
@@ -1085,6 +1098,7 @@ static unsigned on_ready(VxWorker *w, VxIoRes *r, int64_t res, uint32_t tok_dirs
 {
     Runtime *rt = w->rt;
     VxIoWaiter woke[2];
+    unsigned woke_why[2] = {0, 0};
     unsigned nw = 0;
     uint32_t bits = 0;
     unsigned why = 0;
@@ -1108,15 +1122,23 @@ static unsigned on_ready(VxWorker *w, VxIoRes *r, int64_t res, uint32_t tok_dirs
         why = VX_WAKE_ERROR;
     }
     uint32_t fire = dirs_for(bits);
-    if (res < 0) fire = tok_dirs;
-    if (!why) why = reason_for(bits, fire);
+    /* A failed arm wakes the waiters of its sides. A cancelled poll (left
+     * over from a wait that ended another way) wakes nobody: a waiter that
+     * came since is still waiting for readiness and gets a new poll below. */
+    if (res < 0 && res != VEX_ECANCELED) fire = tok_dirs;
     for (int d = 0; d < 2; d++) {
         if (!(fire & (1u << d)) || !r->w[d].task) continue;
         woke[nw++] = r->w[d];
-        /* One task may wait on both sides (READABLE|WRITABLE): take both. */
+        /* One task may wait on both sides (READABLE|WRITABLE): take both. Its
+         * reason names only the sides it waited on that fired (a reader is
+         * not told "writable" because the event also said so). */
+        uint32_t mine = 1u << d;
         for (int e = 0; e < 2; e++)
-            if (e != d && r->w[e].task == r->w[d].task && r->w[e].gen == r->w[d].gen)
+            if (e != d && r->w[e].task == r->w[d].task && r->w[e].gen == r->w[d].gen) {
                 r->w[e].task = NULL;
+                mine |= 1u << e;
+            }
+        woke_why[nw - 1] = why ? why : reason_for(bits, fire & mine);
         r->w[d].task = NULL;
         if (woke[nw - 1].src == (void *)r && res >= 0) /* an await consumes what woke it */
             atomic_fetch_and_explicit(&r->rstate, ~(uint64_t)poll_bits_for(1u << d),
@@ -1144,12 +1166,12 @@ static unsigned on_ready(VxWorker *w, VxIoRes *r, int64_t res, uint32_t tok_dirs
             r->w[d].task = NULL;
         }
         vx_unlock(&r->lock, &rt->sys);
-        why = VX_WAKE_ERROR;
+        woke_why[0] = woke_why[1] = VX_WAKE_ERROR;
     }
     unsigned count = 0;
     for (unsigned i = 0; i < nw; i++) {
         VxTask *t = woke[i].task;
-        if (vx_task_wake_src(t, woke[i].src, why) == VX_SRC_ENQUEUE) {
+        if (vx_task_wake_src(t, woke[i].src, woke_why[i]) == VX_SRC_ENQUEUE) {
             VX_STAT_INC(w, VX_ST_WAKEUPS);
             vx_sched_push(rt, w, t, VX_PUSH_WAKE);
             count++;

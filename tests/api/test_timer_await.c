@@ -1,6 +1,9 @@
-/* test_timer_await - timer awaits on a real clock: never early, and tasks
- * whose deadlines are well apart wake in deadline order. (Lateness is a
- * benchmark figure, bench/ timers, not a pass/fail criterion here.) */
+/* test_timer_await - timer awaits on a real clock: never early, each task
+ * resumed exactly once per timer. The firing order is checked exactly, with
+ * no dependence on the machine's load, by test_virtual_clock; on a real
+ * clock a descheduled worker can fire several deadlines in one batch, so
+ * order is not asserted here. (Lateness is a benchmark figure, bench/
+ * timers, not a pass/fail criterion.) */
 #include "support/support.h"
 #include "vexrt/task.h"
 
@@ -27,14 +30,13 @@ static CoroStatus sleeper(WorkerContext *ctx, void *data)
     return CORO_STATUS_DONE;
 }
 
-Test(timer_await, never_early_and_in_deadline_order)
+Test(timer_await, never_early_on_the_real_clock)
 {
     Runtime *rt = test_runtime(2, NULL, NULL);
     static Sleeper s[N];
     _Atomic int order = 0;
     /* Far enough ahead that every task is parked before the first deadline,
-     * even under sanitizers; a deadline already past would wake at once, in
-     * spawn order rather than deadline order. */
+     * even under sanitizers, so every one goes through the wheel. */
     uint64_t start = test_now_ns() + 100000000;
     for (int i = 0; i < N; i++) {
         /* Spawned in a shuffled order; deadlines 3 ms apart. */
@@ -46,7 +48,8 @@ Test(timer_await, never_early_and_in_deadline_order)
     CHECK_OK(runtime_run(rt));
     for (int i = 0; i < N; i++) {
         CHECK_GE(s[i].woke, s[i].deadline);
-        CHECK_INT(s[i].rank, i);
+        CHECK_INT(s[i].resumes, 2);
+        cr_assert(s[i].rank >= 0 && s[i].rank < N, "rank %d", s[i].rank);
     }
     runtime_destroy(rt);
 }

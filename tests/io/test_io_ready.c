@@ -554,3 +554,50 @@ IO_TEST(io_ready, eagain_storm, .timeout = 60)
     CHECK_INT(total, STORM_PAIRS * STORM_ROUNDS);
     runtime_destroy(rt);
 }
+
+/* A reader is told "readable", not "readable and writable", even though the
+ * socket is writable too when its data arrives (one event reports both). */
+typedef struct {
+    int fd;
+    _Atomic int resumes;
+    int reason;
+} ReadOnly;
+
+static CoroStatus read_only_waiter(WorkerContext *ctx, void *data)
+{
+    ReadOnly *r = data;
+    if (atomic_fetch_add(&r->resumes, 1) == 0) {
+        worker_await_io(ctx, r->fd, EVENT_TYPE_READABLE);
+        return CORO_STATUS_YIELDED;
+    }
+    r->reason = (int)worker_wake_reason(ctx);
+    char buf[8];
+    (void)read(r->fd, buf, sizeof buf);
+    return CORO_STATUS_DONE;
+}
+
+IO_TEST(io_ready, reason_names_only_the_awaited_side, .timeout = 30)
+{
+    for (int round = 0; round < 2; round++) {
+        Runtime *rt = io_runtime(b, 1);
+        int sv[2];
+        io_socketpair(sv);
+        ReadOnly r = {.fd = sv[0]};
+        /* Round 0: data already there (the cached or immediate path);
+         * round 1: data arrives while the task is parked. */
+        if (round == 0) CHECK_INT(write(sv[1], "x", 1), 1);
+        CHECK_OK(runtime_spawn_global(rt, read_only_waiter, &r));
+        pthread_t th = test_run_async(rt);
+        if (round == 1) {
+            while (atomic_load(&r.resumes) == 0) sched_yield();
+            CHECK_INT(write(sv[1], "x", 1), 1);
+        }
+        runtime_enable_auto_shutdown(rt, true);
+        test_join(th);
+        CHECK_INT(atomic_load(&r.resumes), 2);
+        CHECK_INT(r.reason, VEX_WAKE_READABLE);
+        runtime_destroy(rt);
+        close(sv[0]);
+        close(sv[1]);
+    }
+}
