@@ -6,10 +6,69 @@
  *   words K+1.. addresses of more free objects (NULL-terminated if not full) */
 #include "slab.h"
 
+/* --- AddressSanitizer ---
+ *
+ * Under ASan a free object is poisoned past its kept prefix, so a
+ * use-after-free through it is reported; the prefix stays readable because
+ * late wakers read a retired task's state word by design. The pool opens a
+ * word of a free object only for the one access it makes (a block's link
+ * or entries), so outside the pool's functions a free object is poisoned
+ * whole. Never-used objects are poisoned with their page and opened when
+ * handed out; pages are opened again before they go back to the allocator.
+ * Without ASan all of this compiles to nothing (and needs no libc). */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VX_SLAB_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(VX_SLAB_ASAN)
+#define VX_SLAB_ASAN 1
+#endif
+
+#ifdef VX_SLAB_ASAN
+/* The sanitizer runtime's, declared here to keep this file free of libc
+ * and sanitizer headers; default visibility, as vx.h hides what follows it. */
+#pragma GCC visibility push(default)
+void __asan_poison_memory_region(void const volatile *addr, size_t size);
+void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
+#pragma GCC visibility pop
+#define POISON(p, n) __asan_poison_memory_region((p), (n))
+#define UNPOISON(p, n) __asan_unpoison_memory_region((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+/* Poisons what the pool may reuse of a freed object: all but the kept prefix. */
+VX_INLINE void poison_free(const VxSlab *s, void *obj)
+{
+    size_t keep = s->keep_words * sizeof(void *);
+    POISON((char *)obj + keep, s->obj_size - keep);
+}
+
 /* The words of a free object past the kept prefix: [0] is the block link,
- * [1..] the entries. */
-#define LINK(s, obj) (((void **)(obj))[(s)->keep_words])
-#define ENTRY(s, obj, i) (((void **)(obj))[(s)->keep_words + 1 + (i)])
+ * [1..] the entries. Read and written only through these two. */
+VX_INLINE void *word_get(const VxSlab *s, void *obj, uint32_t i)
+{
+    void **w = &((void **)obj)[s->keep_words + i];
+    UNPOISON(w, sizeof *w);
+    void *v = *w;
+    POISON(w, sizeof *w);
+    return v;
+}
+
+VX_INLINE void word_set(const VxSlab *s, void *obj, uint32_t i, void *v)
+{
+    void **w = &((void **)obj)[s->keep_words + i];
+    UNPOISON(w, sizeof *w);
+    *w = v;
+    POISON(w, sizeof *w);
+}
+
+#define LINK_GET(s, obj) word_get((s), (obj), 0)
+#define LINK_SET(s, obj, v) word_set((s), (obj), 0, (v))
+#define ENTRY_GET(s, obj, i) word_get((s), (obj), 1 + (i))
+#define ENTRY_SET(s, obj, i, v) word_set((s), (obj), 1 + (i), (v))
 
 VX_INLINE VxSlabPage *page_of(void *obj)
 {
@@ -49,6 +108,7 @@ void vx_slab_destroy(VxSlab *s)
     VxSlabPage *p = atomic_load_explicit(&s->pages, memory_order_acquire);
     while (p) {
         VxSlabPage *next = p->next;
+        UNPOISON(p, VX_SLAB_PAGE);
         s->a->free(s->a->ctx, p, VX_SLAB_PAGE, VX_SLAB_PAGE);
         p = next;
     }
@@ -62,9 +122,11 @@ void vx_slab_destroy(VxSlab *s)
 static void unpack(VxSlab *s, VxSlabHeap *h, void *block)
 {
     uint32_t entries = s->block_max - 1;
-    for (uint32_t i = 0; i < entries && ENTRY(s, block, i); i++) {
-        VX_PREFETCH_W(ENTRY(s, block, i));
-        h->mag[h->nmag++] = ENTRY(s, block, i);
+    for (uint32_t i = 0; i < entries; i++) {
+        void *obj = ENTRY_GET(s, block, i);
+        if (!obj) break;
+        VX_PREFETCH_W(obj);
+        h->mag[h->nmag++] = obj;
     }
     h->mag[h->nmag++] = block; /* popped first: its line is already here */
 }
@@ -80,9 +142,11 @@ VX_NOINLINE static void *alloc_slow(VxSlab *s, uint32_t hi)
     }
     if (h->blocks) {
         void *b = h->blocks;
-        h->blocks = LINK(s, b);
+        h->blocks = LINK_GET(s, b);
         unpack(s, h, b);
-        return h->mag[--h->nmag];
+        void *obj = h->mag[--h->nmag];
+        UNPOISON(obj, s->obj_size);
+        return obj;
     }
     if (h->bump == h->bump_end) {
         VxSlabPage *p = (VxSlabPage *)s->a->alloc(s->a->ctx, VX_SLAB_PAGE, VX_SLAB_PAGE);
@@ -98,9 +162,11 @@ VX_NOINLINE static void *alloc_slow(VxSlab *s, uint32_t hi)
         h->pages++;
         h->bump = (char *)p + VX_SLAB_HEADER;
         h->bump_end = h->bump + vx_slab_per_page(s) * s->obj_size;
+        POISON(h->bump, VX_SLAB_PAGE - VX_SLAB_HEADER);
     }
     void *obj = h->bump;
     h->bump += s->obj_size;
+    UNPOISON(obj, s->obj_size);
     vx_zero(obj, s->obj_size);
     return obj;
 }
@@ -108,18 +174,22 @@ VX_NOINLINE static void *alloc_slow(VxSlab *s, uint32_t hi)
 void *vx_slab_alloc(VxSlab *s, uint32_t hi)
 {
     VxSlabHeap *h = &s->heaps[hi];
-    if (VX_LIKELY(h->nmag)) return h->mag[--h->nmag];
+    if (VX_LIKELY(h->nmag)) {
+        void *obj = h->mag[--h->nmag];
+        UNPOISON(obj, s->obj_size);
+        return obj;
+    }
     return alloc_slow(s, hi);
 }
 
 /* Pushes a block (count objects) onto owner's remote stack. */
 static void push_remote(VxSlab *s, uint32_t owner, void *block, uint32_t count)
 {
-    if (count < s->block_max) ENTRY(s, block, count - 1) = NULL; /* NULL-terminated */
+    if (count < s->block_max) ENTRY_SET(s, block, count - 1, NULL); /* NULL-terminated */
     VxSlabHeap *h = &s->heaps[owner];
     void *old = atomic_load_explicit(&h->remote, memory_order_relaxed);
     do {
-        LINK(s, block) = old;
+        LINK_SET(s, block, old);
         /* release: publishes the block's words; pairs with the owner's exchange. */
     } while (!atomic_compare_exchange_weak_explicit(&h->remote, &old, block, memory_order_release,
                                                     memory_order_relaxed));
@@ -128,6 +198,11 @@ static void push_remote(VxSlab *s, uint32_t owner, void *block, uint32_t count)
 void vx_slab_free(VxSlab *s, uint32_t cur, void *obj)
 {
     uint32_t owner = page_of(obj)->owner;
+#ifdef VX_SLAB_ASAN
+    /* A second free of obj reads a poisoned byte here: ASan reports it. */
+    (void)*(volatile char *)((char *)obj + s->keep_words * sizeof(void *));
+#endif
+    poison_free(s, obj);
     if (owner == cur) {
         VxSlabHeap *h = &s->heaps[cur];
         if (VX_LIKELY(h->nmag < VX_SLAB_MAG)) {
@@ -139,9 +214,9 @@ void vx_slab_free(VxSlab *s, uint32_t cur, void *obj)
             void *b = h->mag[--h->nmag];
             uint32_t i = 0;
             for (; i < s->block_max - 1 && h->nmag > VX_SLAB_MAG / 2; i++)
-                ENTRY(s, b, i) = h->mag[--h->nmag];
-            if (i < s->block_max - 1) ENTRY(s, b, i) = NULL;
-            LINK(s, b) = h->blocks;
+                ENTRY_SET(s, b, i, h->mag[--h->nmag]);
+            if (i < s->block_max - 1) ENTRY_SET(s, b, i, NULL);
+            LINK_SET(s, b, h->blocks);
             h->blocks = b;
         }
         h->mag[h->nmag++] = obj;
@@ -163,7 +238,7 @@ void vx_slab_free(VxSlab *s, uint32_t cur, void *obj)
         p->owner = owner;
         p->count = 1;
     } else {
-        ENTRY(s, p->block, p->count - 1) = obj;
+        ENTRY_SET(s, p->block, p->count - 1, obj);
         p->count++;
     }
     if (p->count == s->block_max) {

@@ -72,7 +72,8 @@ void *vx_lq_steal_into(VxLocalQueue *victim, VxLocalQueue *dst, uint32_t *count)
         n = t - h;
         n = n - n / 2;
         if (n == 0) return NULL;
-        if (n > (victim->mask + 1) / 2 || n > half) continue; /* torn h/t read: retry */
+        if (n > (victim->mask + 1) / 2) continue; /* torn h/t read: retry */
+        if (n > half) n = half; /* dst is the smaller ring: take what fits (retrying hung) */
         for (uint32_t i = 0; i < n; i++) {
             void *p = atomic_load_explicit(&victim->buf[(h + i) & victim->mask],
                                            memory_order_relaxed);

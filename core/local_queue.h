@@ -37,10 +37,10 @@ uint32_t vx_lq_take_half_owner(VxLocalQueue *q, void **out);
 /* Removes the oldest entry; NULL if empty. Owner only. */
 void *vx_lq_pop_owner(VxLocalQueue *q);
 
-/* Moves half (rounded up) of victim's entries into dst, which must be owned
- * by the caller and at most half full; returns one of them for the caller to
- * run at once (NULL if nothing was stolen) and writes the count to *n. Any
- * thread that owns dst. */
+/* Moves half (rounded up) of victim's entries, but no more than half of dst's
+ * capacity, into dst, which must be owned by the caller and at most half
+ * full; returns one of them for the caller to run at once (NULL if nothing
+ * was stolen) and writes the count to *n. Any thread that owns dst. */
 void *vx_lq_steal_into(VxLocalQueue *victim, VxLocalQueue *dst, uint32_t *n);
 
 /* Number of entries (a hint when read by a non-owner). */
