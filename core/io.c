@@ -698,21 +698,24 @@ static int op_wait_ready(Runtime *rt, VxWorker *w, VxIoRes *r, VexIoOp *op, uint
 }
 
 /* The record an emulated op uses for readiness, or NULL if the handle cannot
- * be polled (files, bad handles: the op is tried or pooled directly) or no
- * record could be allocated (*nomem set: the op fails with VEX_ENOMEM rather
- * than going to the pool, where a blocking socket would hold a pool thread
- * and the op's timeout could not end the wait). */
-static VxIoRes *op_record(Runtime *rt, VxWorker *w, VexIoOp *op, bool *nomem)
+ * be polled (files, bad handles: the op is tried or pooled directly). If the
+ * handle could be polled but no record or registration could be made (out of
+ * memory here or in the kernel), *fail is set to the error and the op fails
+ * with it, rather than going to the pool, where a blocking socket would hold
+ * a pool thread and the op's timeout could not end the wait. */
+static VxIoRes *op_record(Runtime *rt, VxWorker *w, VexIoOp *op, int *fail)
 {
-    *nomem = false;
+    *fail = 0;
     if (file_opcode(op->opcode) || op->opcode == VEX_OP_CLOSE) return NULL;
     VxIoRes *r = res_get(rt, op->handle); /* the handle's range was checked at submission */
     if (!r) {
-        *nomem = true;
+        *fail = VEX_ENOMEM;
         return NULL;
     }
-    if (edge_mode(rt) && ensure_registered(rt, w, r) != 0) return NULL;
-    return r;
+    int rc = edge_mode(rt) ? ensure_registered(rt, w, r) : 0;
+    if (rc == VEX_ENOTSUP || rc == VEX_EBADF) return NULL; /* not pollable, or not open: try it */
+    if (rc) *fail = rc;
+    return rc ? NULL : r;
 }
 
 /* One attempt of an emulated operation. Returns true if the op finished
@@ -724,10 +727,10 @@ static bool op_attempt(Runtime *rt, VxWorker *w, VexIoOp *op)
         VxIoRes *old = res_lookup(rt, op->handle);
         if (old) res_forget(rt, w, old);
     }
-    bool nomem;
-    VxIoRes *r = op_record(rt, w, op, &nomem);
-    if (nomem) {
-        op->result = VEX_ENOMEM;
+    int fail;
+    VxIoRes *r = op_record(rt, w, op, &fail);
+    if (fail) {
+        op->result = fail;
         return true;
     }
     uint32_t d = op_dir(op);

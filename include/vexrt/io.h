@@ -74,7 +74,9 @@ VEX_API int worker_await_op(WorkerContext *ctx, VexIoOp *op);
 
 /* Runs fn(arg) on the runtime's blocking pool and resumes the task when it
  * returned: for work that would block a worker (file systems, DNS, CPU-heavy
- * steps). Counts in RuntimeStats.blocking_jobs. */
+ * steps). Counts in RuntimeStats.blocking_jobs. The pool starts threads on
+ * demand; if none can be started at all (the platform's thread_spawn fails),
+ * the job runs on the submitting worker instead, so it is never lost. */
 VEX_API int worker_await_blocking(WorkerContext *ctx, void (*fn)(void *arg), void *arg);
 
 /* Drops what the runtime knows of handle h (cached readiness, its poller

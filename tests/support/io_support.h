@@ -16,8 +16,9 @@ typedef struct IoBackend {
     char name[16];
 } IoBackend;
 
-/* The backends usable here ("epoll", and "io_uring" where the kernel allows
- * it), for ParameterizedTestParameters. */
+/* The backends this build offers and this machine can use, among "epoll",
+ * "io_uring", "kqueue" (the shim build) and "iocp", for
+ * ParameterizedTestParameters. */
 struct criterion_test_params io_backends(void);
 
 /* IO_TEST(suite, name, options...) { body using `b` (const IoBackend *) }:
