@@ -123,11 +123,11 @@ $(BUILD)/tests/vexrt-tests: $(TEST_SRCS) $(SUPPORT_SRCS) $(BUILD)/libvexrt.a $(w
 
 # Own-runner build (ThreadSanitizer): the same test files compiled against
 # tests/minicrit/criterion/, a small Criterion-compatible header and runner.
-$(BUILD)/tests/vexrt-tests-mini: $(TEST_SRCS) $(SUPPORT_SRCS) tests/minicrit/runner.c \
+$(BUILD)/tests/vexrt-tests-mini: $(TEST_SRCS) $(SUPPORT_SRCS) tests/minicrit/runner.c tests/minicrit/common.c \
                                  $(BUILD)/libvexrt.a $(wildcard tests/*/*.h tests/minicrit/*/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(TESTCFLAGS) -Itests/minicrit $(TEST_SRCS) $(SUPPORT_SRCS) tests/minicrit/runner.c \
+	$(Q)$(CC) $(TESTCFLAGS) -Itests/minicrit $(TEST_SRCS) $(SUPPORT_SRCS) tests/minicrit/runner.c tests/minicrit/common.c \
 	  -o $@ $(BUILD)/libvexrt.a $(LDLIBS)
 
 test-build: criterion-deps $(BUILD)/tests/vexrt-tests $(EXAMPLES)

@@ -1,5 +1,5 @@
 /* tests/support/support.c - see support.h: the POSIX helpers (the counting
- * allocator and platform are in counting.c). */
+ * allocator and platform and running a runtime on a thread are in common.c). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -58,35 +58,3 @@ uint64_t test_cpu_ns(void)
            ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000u;
 }
 
-Runtime *test_runtime(int n, CountingAlloc *ca, CountingPlatform *cp)
-{
-    RuntimeConfig cfg;
-    runtime_config_init(&cfg);
-    cfg.workers = n;
-    if (ca) cfg.allocator = &ca->vt;
-    if (cp) cfg.platform = &cp->vt;
-    Runtime *rt = NULL;
-    int rc = runtime_new(&cfg, &rt);
-    cr_assert(rc == 0 && rt, "runtime_new(%d workers): %s", n, vex_strerror(rc));
-    return rt;
-}
-
-static void *run_thread(void *arg)
-{
-    return (void *)(intptr_t)runtime_run((Runtime *)arg);
-}
-
-pthread_t test_run_async(Runtime *rt)
-{
-    pthread_t th;
-    int rc = pthread_create(&th, NULL, run_thread, rt);
-    cr_assert(rc == 0, "pthread_create");
-    return th;
-}
-
-void test_join(pthread_t th)
-{
-    void *ret;
-    pthread_join(th, &ret);
-    cr_assert((intptr_t)ret == 0, "runtime_run returned %d", (int)(intptr_t)ret);
-}

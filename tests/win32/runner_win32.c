@@ -13,86 +13,22 @@
 #endif
 #include <windows.h>
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "criterion/criterion.h"
-
-static struct mc_test *tests;
-static struct mc_suite *suites;
-static int failed_in_child;
-
-void mc_register_test(struct mc_test *t)
-{
-    t->next = tests;
-    tests = t;
-}
-
-void mc_register_suite(struct mc_suite *s)
-{
-    s->next = suites;
-    suites = s;
-}
-
-void mc_fail(const char *file, int line, bool abort_test, const char *fmt, ...)
-{
-    fprintf(stderr, "  %s:%d: assertion failed", file, line);
-    if (fmt && fmt[0] && fmt[1]) {
-        va_list ap;
-        va_start(ap, fmt);
-        fputs(":", stderr);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-    }
-    fputc('\n', stderr);
-    failed_in_child = 1;
-    if (abort_test) {
-        /* Other threads may be inside the runtime: end the process here,
-         * without running anyone's clean-up. */
-        fflush(NULL);
-        TerminateProcess(GetCurrentProcess(), 1);
-    }
-}
-
-void mc_log(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("  [info] ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
-static const struct criterion_test_extra_data *suite_data(const char *name)
-{
-    for (struct mc_suite *s = suites; s; s = s->next)
-        if (strcmp(s->name, name) == 0) return s->data;
-    return NULL;
-}
+#include "common.h"
 
 typedef struct {
-    struct mc_test *t;
-    size_t param;
-    char label[256];
+    McCase c; /* first: mc_collect fills it */
     HANDLE proc;
     ULONGLONG started, deadline;
 } Case;
 
-static int cmp_case(const void *a, const void *b)
+void mc_exit_test(int status)
 {
-    return strcmp(((const Case *)a)->label, ((const Case *)b)->label);
-}
-
-/* fnmatch without flags: '*' and '?' only, which is what --filter takes. */
-static int glob_match(const char *p, const char *s)
-{
-    if (!*p) return !*s;
-    if (*p == '*') return glob_match(p + 1, s) || (*s && glob_match(p, s + 1));
-    if (*s && (*p == '?' || *p == *s)) return glob_match(p + 1, s + 1);
-    return 0;
+    fflush(NULL);
+    TerminateProcess(GetCurrentProcess(), (UINT)status);
 }
 
 static LONG WINAPI on_crash(EXCEPTION_POINTERS *xp)
@@ -109,21 +45,8 @@ static int run_one(Case *c)
 {
     SetErrorMode(SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX);
     SetUnhandledExceptionFilter(on_crash);
-    const struct criterion_test_extra_data *sd = suite_data(c->t->suite);
-    const struct criterion_test_extra_data *td = c->t->data;
-    void (*init)(void) = td->init ? td->init : (sd ? sd->init : NULL);
-    void (*fini)(void) = td->fini ? td->fini : (sd ? sd->fini : NULL);
-    if (init) init();
-    if (c->t->fn) {
-        c->t->fn();
-    } else {
-        struct criterion_test_params p = c->t->params();
-        c->t->param_fn((char *)p.params + p.size * c->param);
-    }
-    if (fini) fini();
-    fflush(NULL);
-    TerminateProcess(GetCurrentProcess(), failed_in_child ? 1 : 0);
-    return failed_in_child ? 1 : 0;
+    mc_run_case(&c->c); /* does not return */
+    return 1;
 }
 
 static HANDLE start_child(const char *exe, const char *label)
@@ -145,56 +68,13 @@ static HANDLE start_child(const char *exe, const char *label)
 
 int main(int argc, char **argv)
 {
-    const char *filter = NULL, *only = NULL;
-    int jobs = 2, list = 0;
-    double default_timeout = 120;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--filter") && i + 1 < argc)
-            filter = argv[++i];
-        else if (!strncmp(argv[i], "--filter=", 9))
-            filter = argv[i] + 9;
-        else if (!strcmp(argv[i], "--jobs") && i + 1 < argc)
-            jobs = atoi(argv[++i]);
-        else if (!strncmp(argv[i], "-j", 2) && argv[i][2])
-            jobs = atoi(argv[i] + 2);
-        else if (!strcmp(argv[i], "--list"))
-            list = 1;
-        else if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
-            default_timeout = atof(argv[++i]);
-        else if (!strcmp(argv[i], "--run-one") && i + 1 < argc)
-            only = argv[++i];
-        else {
-            fprintf(stderr, "usage: %s [--filter GLOB] [--jobs N] [--list] [--timeout S]\n", argv[0]);
-            return 2;
-        }
-    }
-    if (jobs < 1) jobs = 1;
-    if (jobs > MAXIMUM_WAIT_OBJECTS) jobs = MAXIMUM_WAIT_OBJECTS;
-
-    size_t n = 0, cap = 64;
-    Case *cases = calloc(cap, sizeof *cases);
-    for (struct mc_test *t = tests; t; t = t->next) {
-        size_t count = t->param_fn ? t->params().length : 1;
-        for (size_t k = 0; k < count; k++) {
-            if (n == cap) cases = realloc(cases, (cap *= 2) * sizeof *cases);
-            Case *c = &cases[n];
-            memset(c, 0, sizeof *c);
-            c->t = t;
-            c->param = k;
-            if (t->param_fn)
-                snprintf(c->label, sizeof c->label, "%s::%s[%u]", t->suite, t->name, (unsigned)k);
-            else
-                snprintf(c->label, sizeof c->label, "%s::%s", t->suite, t->name);
-            char path[256];
-            snprintf(path, sizeof path, "%s/%s", t->suite, t->name);
-            const struct criterion_test_extra_data *sd = suite_data(t->suite);
-            bool disabled = t->data->disabled || (sd && sd->disabled);
-            if (only ? strcmp(c->label, only) != 0
-                     : (disabled || (filter && !glob_match(filter, path))))
-                continue;
-            n++;
-        }
-    }
+    McOptions o;
+    if (!mc_parse_args(argc, argv, true, &o)) return 2;
+    if (o.jobs > MAXIMUM_WAIT_OBJECTS) o.jobs = MAXIMUM_WAIT_OBJECTS;
+    int jobs = o.jobs;
+    const char *only = o.only;
+    size_t n;
+    Case *cases = mc_collect(&o, sizeof(Case), &n);
     if (only) {
         if (n != 1) {
             fprintf(stderr, "no test %s\n", only);
@@ -202,9 +82,8 @@ int main(int argc, char **argv)
         }
         return run_one(&cases[0]);
     }
-    qsort(cases, n, sizeof *cases, cmp_case);
-    if (list) {
-        for (size_t i = 0; i < n; i++) printf("%s\n", cases[i].label);
+    if (o.list) {
+        for (size_t i = 0; i < n; i++) printf("%s\n", cases[i].c.label);
         return 0;
     }
 
@@ -220,17 +99,14 @@ int main(int argc, char **argv)
     while (next < n || running) {
         while (running < (size_t)jobs && next < n) {
             Case *c = &cases[next++];
-            const struct criterion_test_extra_data *sd = suite_data(c->t->suite);
-            double timeout = c->t->data->timeout > 0 ? c->t->data->timeout
-                             : (sd && sd->timeout > 0) ? sd->timeout
-                                                       : default_timeout;
+            double timeout = mc_case_timeout(&c->c, o.timeout);
             fflush(NULL);
-            c->proc = start_child(exe, c->label);
+            c->proc = start_child(exe, c->c.label);
             c->started = GetTickCount64();
             c->deadline = c->started + (ULONGLONG)(timeout * 1000.0);
             if (!c->proc) {
                 failed++;
-                printf("[FAIL] %s: could not start (error %lu)\n", c->label, GetLastError());
+                printf("[FAIL] %s: could not start (error %lu)\n", c->c.label, GetLastError());
                 continue;
             }
             for (int j = 0; j < jobs; j++)
@@ -270,15 +146,15 @@ int main(int argc, char **argv)
                 if (slots[j] == c) slots[j] = NULL;
             running--;
             double took = (double)(now - c->started) / 1000.0;
-            if (!expired && (int)code == c->t->data->exit_code) {
+            if (!expired && (int)code == c->c.t->data->exit_code) {
                 passed++;
-                printf("[PASS] %s (%.2fs)\n", c->label, took);
+                printf("[PASS] %s (%.2fs)\n", c->c.label, took);
             } else {
                 failed++;
                 if (expired)
-                    printf("[FAIL] %s: timeout (%.2fs)\n", c->label, took);
+                    printf("[FAIL] %s: timeout (%.2fs)\n", c->c.label, took);
                 else
-                    printf("[FAIL] %s: exit status 0x%lx (%.2fs)\n", c->label, (unsigned long)code, took);
+                    printf("[FAIL] %s: exit status 0x%lx (%.2fs)\n", c->c.label, (unsigned long)code, took);
             }
             fflush(stdout);
         }

@@ -1,6 +1,6 @@
 /* tests/win32/support_win32.c - the rest of tests/support/support.h for the
  * Windows build (support.c is POSIX: /proc, getrusage; the counting allocator
- * and platform come from tests/support/counting.c, shared). Same
+ * and platform come from tests/support/common.c, shared). Same
  * contracts; the clock is QueryPerformanceCounter, like the runtime's. */
 #ifndef WIN32_LEAN_AND_MEAN
 #define WIN32_LEAN_AND_MEAN
@@ -58,38 +58,6 @@ uint64_t test_cpu_ns(void)
     return (kt + ut) * 100u; /* FILETIME counts 100 ns units */
 }
 
-Runtime *test_runtime(int n, CountingAlloc *ca, CountingPlatform *cp)
-{
-    RuntimeConfig cfg;
-    runtime_config_init(&cfg);
-    cfg.workers = n;
-    if (ca) cfg.allocator = &ca->vt;
-    if (cp) cfg.platform = &cp->vt;
-    Runtime *rt = NULL;
-    int rc = runtime_new(&cfg, &rt);
-    cr_assert(rc == 0 && rt, "runtime_new(%d workers): %s", n, vex_strerror(rc));
-    return rt;
-}
-
-static void *run_thread(void *arg)
-{
-    return (void *)(intptr_t)runtime_run((Runtime *)arg);
-}
-
-pthread_t test_run_async(Runtime *rt)
-{
-    pthread_t th;
-    int rc = pthread_create(&th, NULL, run_thread, rt);
-    cr_assert(rc == 0, "pthread_create");
-    return th;
-}
-
-void test_join(pthread_t th)
-{
-    void *ret;
-    pthread_join(th, &ret);
-    cr_assert((intptr_t)ret == 0, "runtime_run returned %d", (int)(intptr_t)ret);
-}
 
 unsigned long long vx_compat_affinity_mask(void)
 {

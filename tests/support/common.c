@@ -1,6 +1,7 @@
-/* tests/support/counting.c - the counting (and failing) allocator and the
- * counting platform of support.h, shared by the POSIX build (support.c has
- * the rest) and the Windows build (tests/win32/support_win32.c). */
+/* tests/support/common.c - the parts of support.h that build everywhere:
+ * the counting (and failing) allocator, the counting platform, and running a
+ * runtime on its own thread. Shared by the POSIX build (support.c has the
+ * rest) and the Windows build (tests/win32/support_win32.c). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -158,4 +159,39 @@ void counting_platform_init(CountingPlatform *cp)
     cp->vt.park = cp_park;
     cp->vt.unpark = cp_unpark;
     cp->vt.trace = NULL;
+}
+
+/* --- Runtimes for tests --- */
+
+Runtime *test_runtime(int n, CountingAlloc *ca, CountingPlatform *cp)
+{
+    RuntimeConfig cfg;
+    runtime_config_init(&cfg);
+    cfg.workers = n;
+    if (ca) cfg.allocator = &ca->vt;
+    if (cp) cfg.platform = &cp->vt;
+    Runtime *rt = NULL;
+    int rc = runtime_new(&cfg, &rt);
+    cr_assert(rc == 0 && rt, "runtime_new(%d workers): %s", n, vex_strerror(rc));
+    return rt;
+}
+
+static void *run_thread(void *arg)
+{
+    return (void *)(intptr_t)runtime_run((Runtime *)arg);
+}
+
+pthread_t test_run_async(Runtime *rt)
+{
+    pthread_t th;
+    int rc = pthread_create(&th, NULL, run_thread, rt);
+    cr_assert(rc == 0, "pthread_create");
+    return th;
+}
+
+void test_join(pthread_t th)
+{
+    void *ret;
+    pthread_join(th, &ret);
+    cr_assert((intptr_t)ret == 0, "runtime_run returned %d", (int)(intptr_t)ret);
 }
