@@ -168,7 +168,7 @@ typedef struct {
     uint64_t rounds;
     uint64_t a_i, b_i;
     int a_waiting, b_waiting;
-} Pair;
+} __attribute__((aligned(64))) Pair; /* one line each, as separate allocations would be */
 
 static Pair *pairs;
 
@@ -322,7 +322,9 @@ int main(int argc, char **argv)
         root_fn = pp_root;
         B.target = P("pairs");
         uint64_t rounds = P("rounds");
-        pairs = calloc(B.target, sizeof *pairs);
+        pairs = aligned_alloc(64, B.target * sizeof *pairs);
+        if (!pairs) abort();
+        memset(pairs, 0, B.target * sizeof *pairs);
         for (uint64_t i = 0; i < B.target; i++) pairs[i].rounds = rounds;
         units = (double)B.target * (double)rounds;
         unit = "rt/s";
@@ -378,13 +380,10 @@ int main(int argc, char **argv)
     printf("},\"seconds\":%.6f,\"rate\":%.1f,\"unit\":\"%s\"", secs, units / secs, unit);
     if (root_fn == timers_root && getenv("VEXRT_BENCH_DUMP")) {
         FILE *f = fopen(getenv("VEXRT_BENCH_DUMP"), "w");
-        for (uint64_t i = 0; i < B.target; i++)
-            fprintf(f, "%llu %lld %llu\n", (unsigned long long)B.dur_ns[i], (long long)B.late_ns[i],
-                    (unsigned long long)(ttasks[i].t0 - B.t_start));
-        fclose(f);
-    }
-    if (root_fn == timers_root && getenv("VEXRT_BENCH_DUMP")) {
-        FILE *f = fopen(getenv("VEXRT_BENCH_DUMP"), "w");
+        if (!f) {
+            perror("VEXRT_BENCH_DUMP");
+            return 1;
+        }
         for (uint64_t i = 0; i < B.target; i++)
             fprintf(f, "%llu %lld %llu\n", (unsigned long long)B.dur_ns[i], (long long)B.late_ns[i],
                     (unsigned long long)(ttasks[i].t0 - B.t_start));

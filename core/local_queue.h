@@ -15,7 +15,7 @@
 
 #include "vx.h"
 
-#define VX_LQ_MAX 256 /* slots; tests may use a smaller power of two */
+#define VX_LQ_MAX 1024 /* slots; tests may use a smaller power of two */
 
 typedef struct VxLocalQueue {
     VX_ALIGNED _Atomic uint32_t head; /* next slot to take (owner pop, thieves) */

@@ -74,9 +74,15 @@ static void *global_take(Runtime *rt)
 
 static void push_back(VxWorker *w, VxTask *t);
 
-/* Returns the first task of entry e, queues the rest of a batch on w and
- * frees the batch. */
-static VxTask *expand(VxWorker *w, void *e, size_t *count)
+/* Returns the first task of entry e and queues the rest of a batch on w, as
+ * many as fit in w's ring with `reserve` slots left free. The remainder goes
+ * back to the global queue in the same batch (behind newer entries: a small
+ * loss of order). Pushing it into a full ring instead would overflow half
+ * the ring straight back out, and a busy worker taking an entry every
+ * GLOBAL_INTERVAL ticks for fairness then traded hundreds of tasks with the
+ * global queue each time (ping_pong ran at half speed). *count gets the
+ * number of tasks taken. */
+static VxTask *expand(VxWorker *w, void *e, uint32_t reserve, size_t *count)
 {
     if (!is_batch(e)) {
         *count = 1;
@@ -84,20 +90,29 @@ static VxTask *expand(VxWorker *w, void *e, size_t *count)
     }
     VxBatch *b = batch_of(e);
     uint32_t n = b->count;
-    for (uint32_t i = 1; i < n; i++) {
+    uint32_t used = vx_lq_len(&w->q) + reserve, cap = vx_lq_capacity(&w->q);
+    uint32_t room = used < cap ? cap - used : 0;
+    uint32_t take = n - 1 <= room ? n : room + 1;
+    for (uint32_t i = 1; i < take; i++) {
         VxTask *t = b->tasks[i];
         VX_PREFETCH_W(t); /* addresses from an array: the misses overlap */
         if (!vx_lq_push_owner(&w->q, t)) push_back(w, t);
     }
     VxTask *first = b->tasks[0];
-    vx_slab_free(&w->rt->batches, w->id, b);
-    *count = n;
+    *count = take;
+    if (take == n) {
+        vx_slab_free(&w->rt->batches, w->id, b);
+        return first;
+    }
+    for (uint32_t i = take; i < n; i++) b->tasks[i - take] = b->tasks[i];
+    b->count = n - take;
+    global_publish(w->rt, e, n - take);
     return first;
 }
 
 /* Takes work from the global queue into w: about a fair share, len /
- * nworkers + 1 tasks (whole batches), at most half a ring (Tokio). Returns
- * one to run. */
+ * nworkers + 1 tasks, at most half a ring (Tokio), and never more than the
+ * ring holds. Returns one to run. */
 static VxTask *global_pull(VxWorker *w)
 {
     Runtime *rt = w->rt;
@@ -109,10 +124,12 @@ static VxTask *global_pull(VxWorker *w)
     VxTask *first = NULL;
     size_t got = 0;
     while (got < want) {
+        /* A later entry's first task needs a slot of its own. */
+        if (first && vx_lq_len(&w->q) >= vx_lq_capacity(&w->q)) break;
         void *e = global_take(rt);
         if (!e) break;
         size_t n;
-        VxTask *t = expand(w, e, &n);
+        VxTask *t = expand(w, e, first ? 1 : 0, &n);
         if (first) {
             if (!vx_lq_push_owner(&w->q, t)) push_back(w, t);
         } else {
@@ -513,7 +530,9 @@ static VxTask *next_task(VxWorker *w)
         void *e = global_take(rt);
         if (e) {
             size_t n;
-            return expand(w, e, &n);
+            /* Only up to half a ring: a full one would overflow again at
+             * the next push, and the tasks would go round in circles. */
+            return expand(w, e, vx_lq_capacity(&w->q) / 2, &n);
         }
     }
     if (atomic_load_explicit(&w->lifo, memory_order_relaxed)) {

@@ -106,3 +106,48 @@ Test(work_stealing, every_worker_takes_part)
     CHECK_INT(atomic_load(&sp.threads_seen), 4);
     CHECK_OK(runtime_destroy(rt));
 }
+
+/* More runnable tasks than a ring holds: the excess lives in the global
+ * queue, and the worker takes from it every few dozen ticks for fairness.
+ * Taking a whole overflow batch into an almost full ring there pushed half
+ * the ring straight back out, so tasks went round through the global queue
+ * at nearly every fairness tick (over a thousand overflows here). A taken
+ * batch only fills the ring up to half, and the rest waits in the global
+ * queue: the ring overflows only when it really fills, a handful of times. */
+typedef struct {
+    _Atomic long yields_left;
+    long tasks_left;
+} Churn;
+
+static CoroStatus churn_task(WorkerContext *ctx, void *data)
+{
+    (void)ctx;
+    Churn *c = data;
+    if (atomic_fetch_sub(&c->yields_left, 1) <= 0) return CORO_STATUS_DONE;
+    return CORO_STATUS_YIELDED;
+}
+
+static CoroStatus churn_root(WorkerContext *ctx, void *data)
+{
+    Churn *c = data;
+    for (long i = 0; i < c->tasks_left; i++) cr_assert(worker_spawn_local(ctx, churn_task, c) == 0);
+    return CORO_STATUS_DONE;
+}
+
+Test(work_stealing, a_full_ring_does_not_churn_through_the_global_queue)
+{
+    Runtime *rt = test_runtime(1, NULL, NULL);
+    Churn c = {.tasks_left = 1500};
+    atomic_store(&c.yields_left, 1500L * 100);
+    CHECK_OK(runtime_spawn_global(rt, churn_root, &c));
+    runtime_enable_auto_shutdown(rt, true);
+    CHECK_OK(runtime_run(rt));
+    RuntimeStats st;
+    runtime_get_stats(rt, &st);
+    cr_log_info("overflows %llu, global pushes %llu", (unsigned long long)st.overflows,
+                (unsigned long long)st.global_pushes);
+    CHECK_EQ(st.tasks_done, 1501);
+    CHECK_GE(st.overflows, 1); /* the spawns alone overflow the ring */
+    CHECK_LE(st.overflows, 50);
+    CHECK_OK(runtime_destroy(rt));
+}
