@@ -1233,7 +1233,7 @@ uint32_t vx_io_collect(VxWorker *w, uint64_t timeout_ns)
 {
     Runtime *rt = w->rt;
     drain_cancels(w);
-    atomic_fetch_add_explicit(&rt->poll_seq, 1, memory_order_relaxed);
+    w->poll_own_seq = atomic_fetch_add_explicit(&rt->poll_seq, 1, memory_order_relaxed) + 1;
     uint32_t n = 0;
     vx_plat_poller_wait(&rt->sys, rt->poller, w->plocal, timeout_ns, w->events, VX_EVENTS_MAX, &n);
     return n;

@@ -70,6 +70,10 @@ typedef struct VxWorker {
     int64_t credits;               /* live-task credits held locally (see runtime.c) */
     uint64_t rng;
     uint64_t backlog_ns;           /* when this worker was first seen with a backlog (0: none) */
+    bool handed_back;              /* just gave its woken tasks to a sibling: sleep, do not steal */
+    uint32_t hb_to, hb_tick;       /* last sibling handed tasks to, and its tick then */
+    uint32_t poll_own_seq;         /* rt->poll_seq after our last look at the poller */
+    bool took_poller;              /* took a shared poller over from an awake worker */
     WorkerContext ctx;
     VxWheel wheel;                 /* under wheel_lock */
     void *thread;                  /* platform thread handle (thread_size bytes) */
@@ -79,6 +83,9 @@ typedef struct VxWorker {
     _Atomic(VxTimer *) timer_cancels;            /* remote cancels, Treiber stack */
     VX_ALIGNED _Atomic uint32_t park_state;      /* VX_PARK_* */
     _Atomic bool in_sleepers;                    /* written under rt->idle_lock; read racily by stall watchers */
+    VX_ALIGNED VxLock inbox_lock;                /* tasks siblings handed over (sched.c) */
+    VxTask *inbox_head, *inbox_tail;             /* under inbox_lock, linked through next */
+    _Atomic uint32_t inbox_len;                  /* non-zero: look; written under the lock */
     VX_ALIGNED VxStats stats;
     /* I/O (io.c). */
     void *plocal;                                /* this worker's poller state, or NULL */

@@ -129,8 +129,11 @@ static void init_worker(Runtime *rt, VxWorker *w, uint32_t id, void *thread, uin
     vx_lq_init(&w->q, VX_LQ_MAX);
     vx_lq_init(&w->wq, VX_LQ_MAX);
     atomic_init(&w->lifo, NULL);
+    vx_lock_init(&w->inbox_lock);
+    atomic_init(&w->inbox_len, 0);
     w->rt = rt;
     w->id = id;
+    w->hb_to = UINT32_MAX; /* no hand-over yet */
     w->rng = 0x9E3779B97F4A7C15ULL * (id + 1) ^ (uint64_t)(uintptr_t)w;
     if (!w->rng) w->rng = 1;
     w->ctx.rt = rt;

@@ -73,6 +73,7 @@ static void *global_take(Runtime *rt)
 }
 
 static void push_back(VxWorker *w, VxTask *t);
+static uint32_t inbox_drain(VxWorker *w, VxWorker *v);
 
 /* Returns the first task of entry e and queues the rest of a batch on w, as
  * many as fit in w's ring with `reserve` slots left free. The remainder goes
@@ -536,6 +537,7 @@ static VxTask *next_task(VxWorker *w)
 {
     Runtime *rt = w->rt;
     VxTask *t;
+    if (VX_UNLIKELY(atomic_load_explicit(&w->inbox_len, memory_order_relaxed))) inbox_drain(w, w);
     uint32_t tick = VX_LOAD_RELAXED(&w->tick) + 1;
     VX_STORE_RELAXED(&w->tick, tick); /* a plain store: only we write it */
     if (tick % BACKLOG_CHECK == 0 && !w->searching && rt->nworkers > 1) check_backlog(w);
@@ -604,6 +606,110 @@ static VxTask *steal_work(VxWorker *w)
     return global_pull(w);
 }
 
+/* --- Handing woken I/O tasks to a sibling ---
+ *
+ * With a poller per worker (io_uring), a task's operations complete on the
+ * ring of the worker that submitted them and wake that worker. Once a
+ * sibling has stolen some tasks (a backlog woke it), their connections live
+ * on its ring from then on, and each completion wakes it: two workers and
+ * the peer of the sockets then share two cores three ways even when one
+ * worker could carry the load (tcp_echo: the runs with thousands of steals
+ * were the slow ones, 70-80k rt/s against 105-150k). So a worker woken by
+ * its own ring alone, while a sibling runs with almost nothing queued,
+ * hands the woken tasks to that sibling and goes back to sleep: their next
+ * operations go to the sibling's ring, and I/O gathers on the worker that is
+ * awake anyway. A sibling with a real backlog gets nothing handed over.
+ *
+ * The inbox is a list under a lock (hand-overs come in batches, and a stall
+ * rescuer may empty it too). No lost wake-up: the giver adds to inbox_len
+ * and then reads the receiver's park_state, the receiver sets park_state and
+ * then reads inbox_len, all seq_cst, so one of them sees the other. */
+#define HANDBACK_QUEUED_MAX 8 /* a sibling with this much queued is busy */
+
+VX_INLINE bool inbox_pending(VxWorker *w)
+{
+    return atomic_load_explicit(&w->inbox_len, memory_order_seq_cst) != 0;
+}
+
+/* Appends head..tail (n tasks) to v's inbox and wakes v if it sleeps. */
+static void inbox_put(Runtime *rt, VxWorker *v, VxTask *head, VxTask *tail, uint32_t n)
+{
+    tail->next = NULL;
+    vx_lock(&v->inbox_lock, &rt->sys);
+    if (v->inbox_tail)
+        v->inbox_tail->next = head;
+    else
+        v->inbox_head = head;
+    v->inbox_tail = tail;
+    atomic_fetch_add_explicit(&v->inbox_len, n, memory_order_seq_cst);
+    vx_unlock(&v->inbox_lock, &rt->sys);
+    uint32_t ps = atomic_load_explicit(&v->park_state, memory_order_seq_cst);
+    if (ps == VX_PARK_SLEEPING || ps == VX_PARK_POLLING) vx_sched_unpark_worker(rt, v);
+}
+
+/* Moves v's inbox into w's wake queue (w is the calling worker; v may be w,
+ * or a stuck worker being rescued). Returns how many tasks. */
+static uint32_t inbox_drain(VxWorker *w, VxWorker *v)
+{
+    Runtime *rt = w->rt;
+    vx_lock(&v->inbox_lock, &rt->sys);
+    VxTask *t = v->inbox_head;
+    v->inbox_head = v->inbox_tail = NULL;
+    atomic_store_explicit(&v->inbox_len, 0, memory_order_relaxed);
+    vx_unlock(&v->inbox_lock, &rt->sys);
+    uint32_t n = 0;
+    while (t) {
+        VxTask *next = t->next; /* the push below may reuse the link */
+        vx_sched_push(rt, w, t, VX_PUSH_WAKE);
+        t = next;
+        n++;
+    }
+    return n;
+}
+
+/* After a wait that only w's own poller ended: gives the tasks it woke to a
+ * running sibling with a short queue. Returns true if it did. */
+static bool hand_back(VxWorker *w)
+{
+    Runtime *rt = w->rt;
+    if (rt->nworkers < 2 || !vx_io_per_worker(rt) || vx_lq_len(&w->q) ||
+        atomic_load_explicit(&w->lifo, memory_order_relaxed))
+        return false;
+    VxWorker *to = NULL;
+    for (uint32_t i = 1; i < rt->nworkers && !to; i++) {
+        VxWorker *v = &rt->workers[(w->id + i) % rt->nworkers];
+        /* Running, not busy, and not stuck: a sibling whose tick has not
+         * moved since our last hand-over is still in one long resume (the
+         * tasks we gave it were rescued from its inbox). */
+        if (atomic_load_explicit(&v->park_state, memory_order_relaxed) == VX_PARK_EMPTY &&
+            !atomic_load_explicit(&v->in_sleepers, memory_order_relaxed) &&
+            queued_here(v) + atomic_load_explicit(&v->inbox_len, memory_order_relaxed) <
+                HANDBACK_QUEUED_MAX &&
+            !(w->hb_to == v->id && VX_LOAD_RELAXED(&v->tick) == w->hb_tick))
+            to = v;
+    }
+    if (!to) return false;
+    VxTask *head = NULL, *tail = NULL, *t;
+    uint32_t n = 0;
+    while ((t = (VxTask *)vx_lq_pop_owner(&w->wq)) || (t = w->wake_spill)) {
+        if (t == w->wake_spill) {
+            w->wake_spill = t->next;
+            if (!w->wake_spill) w->wake_spill_tail = NULL;
+        }
+        if (tail)
+            tail->next = t;
+        else
+            head = t;
+        tail = t;
+        n++;
+    }
+    if (!n) return false;
+    w->hb_to = to->id;
+    w->hb_tick = VX_LOAD_RELAXED(&to->tick);
+    inbox_put(rt, to, head, tail, n);
+    return true;
+}
+
 /* --- Parking --- */
 
 /* Sleeps on the worker's parker for at most timeout_ns. Returns true if
@@ -616,8 +722,10 @@ static bool parker_park(VxWorker *w, uint64_t timeout_ns)
                                                 memory_order_acquire, memory_order_relaxed))
         return true;
     e = VX_PARK_EMPTY;
+    /* seq_cst: against a sibling handing us tasks (inbox_put). */
     if (!atomic_compare_exchange_strong_explicit(&w->park_state, &e, VX_PARK_SLEEPING,
-                                                 memory_order_acq_rel, memory_order_relaxed)) {
+                                                 memory_order_seq_cst, memory_order_relaxed) ||
+        inbox_pending(w)) {
         atomic_exchange_explicit(&w->park_state, VX_PARK_EMPTY, memory_order_acquire);
         return true;
     }
@@ -640,9 +748,10 @@ static bool poller_park(VxWorker *w, uint64_t timeout_ns, uint32_t *events)
         return true;
     e = VX_PARK_EMPTY;
     /* seq_cst: against workers that queue a cancellation for us and then
-     * look whether we are POLLING (io.c, cancels_kick). */
+     * look whether we are POLLING (io.c, cancels_kick), or hand us tasks. */
     if (!atomic_compare_exchange_strong_explicit(&w->park_state, &e, VX_PARK_POLLING,
-                                                 memory_order_seq_cst, memory_order_relaxed)) {
+                                                 memory_order_seq_cst, memory_order_relaxed) ||
+        inbox_pending(w)) {
         atomic_exchange_explicit(&w->park_state, VX_PARK_EMPTY, memory_order_acquire);
         return true;
     }
@@ -681,7 +790,7 @@ void vx_sched_unpark_worker(Runtime *rt, VxWorker *w)
 VX_INLINE bool holds_work(VxWorker *v)
 {
     return atomic_load_explicit(&v->lifo, memory_order_relaxed) || vx_lq_len(&v->q) ||
-           vx_lq_len(&v->wq);
+           vx_lq_len(&v->wq) || atomic_load_explicit(&v->inbox_len, memory_order_relaxed);
 }
 
 /* Picks another worker to watch, preferring one holding work; NULL if every
@@ -717,6 +826,7 @@ static bool rescue(VxWorker *w, VxWorker *v)
         vx_lq_push_owner(&w->q, l);
         got++;
     }
+    if (atomic_load_explicit(&v->inbox_len, memory_order_relaxed)) got += inbox_drain(w, v);
     VX_STAT_ADD(w, VX_ST_STEALS, got);
     return got != 0;
 }
@@ -798,8 +908,11 @@ static void park_worker(VxWorker *w)
      * waking a second thread that then competes for a core (on the
      * tcp_echo workload that halved the context switches). A worker that
      * stays awake without looking (a long resume) is covered: a sleeper
-     * that sees the poller unvisited for IO_WATCH_NS takes it over. */
-    bool poll_here = awake_left == 0 || vx_io_per_worker(rt);
+     * that sees the poller unvisited for IO_WATCH_NS takes it over, and
+     * keeps it for as long as nobody else looks at it (else each of its
+     * events would wait IO_WATCH_NS while that worker stays stuck). */
+    if (w->took_poller && vx_io_poll_seq(rt) != w->poll_own_seq) w->took_poller = false;
+    bool poll_here = awake_left == 0 || vx_io_per_worker(rt) || w->took_poller;
     uint32_t seq = vx_io_poll_seq(rt);
     VxWorker *watch = NULL;
     uint32_t watch_tick = 0;
@@ -832,8 +945,12 @@ static void park_worker(VxWorker *w)
         if (notified || events) {
             /* Out of the idle set before queueing the woken tasks, so their
              * wake-ups go to another sleeper, not to us. */
-            if (vx_idle_leave(rt, w)) VX_STAT_INC(w, VX_ST_UNPARKS);
-            if (events) vx_io_dispatch(w, events);
+            bool asked = vx_idle_leave(rt, w);
+            if (asked) VX_STAT_INC(w, VX_ST_UNPARKS);
+            if (events) {
+                vx_io_dispatch(w, events);
+                if (!notified && !asked) w->handed_back = hand_back(w);
+            }
             return;
         }
         uint64_t now = vx_plat_now_ns(&rt->sys);
@@ -843,7 +960,7 @@ static void park_worker(VxWorker *w)
         }
         if (io_watch) {
             uint32_t s2 = vx_io_poll_seq(rt);
-            if (s2 == seq) poll_here = true; /* nobody looked at the poller: we will */
+            if (s2 == seq) poll_here = w->took_poller = true; /* nobody looked at it: we will */
             seq = s2;
         }
         if (watch) {
@@ -883,9 +1000,13 @@ void vx_sched_worker_main(void *arg)
 
     while (!atomic_load_explicit(&rt->stopping, memory_order_relaxed)) {
         VxTask *t = next_task(w);
+        bool handed_back = w->handed_back;
+        w->handed_back = false;
         if (!t) {
             w->backlog_ns = 0; /* ran dry: any backlog is over */
-            t = steal_work(w);
+            /* Having just given its woken tasks away, stealing them back
+             * would undo it: sleep again. */
+            if (!handed_back) t = steal_work(w);
         }
         if (t) {
             /* Leaving the searching state: the last searcher to find work

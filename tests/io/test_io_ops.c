@@ -809,3 +809,67 @@ IO_TEST(io_ops, signal_await, .timeout = 30)
     CHECK_INT(vex_signal_open(NULL, SIGUSR1, &s.h), VEX_EINVAL);
     runtime_destroy(rt);
 }
+
+/* --- Round trips while the other worker is stuck in one long resume. With a
+ * poller per worker, a worker woken by its own poller hands the tasks it
+ * woke to a running sibling with a short queue (sched.c). Here that sibling
+ * never returns from a resume until the round trips are done: the tasks it
+ * was handed must be rescued from its inbox, and not handed to it again,
+ * and every round trip must complete exactly once with its bytes intact. --- */
+
+typedef struct {
+    _Atomic int done;
+    _Atomic int spinning;
+} Stuck;
+
+static CoroStatus stuck_task(WorkerContext *ctx, void *data)
+{
+    (void)ctx;
+    Stuck *s = data;
+    atomic_store(&s->spinning, 1);
+    /* The watchdog of the suite bounds this. */
+    while (atomic_load(&s->done) < 2) {}
+    return CORO_STATUS_DONE;
+}
+
+typedef struct {
+    Echo e;
+    Stuck *s;
+} StuckEcho;
+
+static CoroStatus stuck_echo_task(WorkerContext *ctx, void *data)
+{
+    StuckEcho *se = data;
+    if (!atomic_load(&se->s->spinning)) return CORO_STATUS_YIELDED; /* until the other worker is taken */
+    CoroStatus st = echo_task(ctx, &se->e);
+    if (st == CORO_STATUS_DONE) atomic_fetch_add(&se->s->done, 1);
+    return st;
+}
+
+IO_TEST(io_ops, round_trips_while_the_other_worker_is_stuck, .timeout = 60)
+{
+    Runtime *rt = io_runtime(b, 2);
+    int sv[2];
+    io_socketpair(sv);
+    static Stuck s;
+    static StuckEcho c, v;
+    atomic_store(&s.done, 0);
+    atomic_store(&s.spinning, 0);
+    c = (StuckEcho){.e = {.fd = sv[0], .client = true}, .s = &s};
+    v = (StuckEcho){.e = {.fd = sv[1], .client = false}, .s = &s};
+    CHECK_OK(runtime_spawn_global(rt, stuck_task, &s));
+    CHECK_OK(runtime_spawn_global(rt, stuck_echo_task, &v));
+    CHECK_OK(runtime_spawn_global(rt, stuck_echo_task, &c));
+    io_run(rt);
+    CHECK_INT(c.e.err, 0);
+    CHECK_INT(v.e.err, 0);
+    CHECK_INT(c.e.round, RT_ROUNDS);
+    CHECK_INT(v.e.round, RT_ROUNDS);
+    RuntimeStats st;
+    runtime_get_stats(rt, &st);
+    CHECK_EQ(st.tasks_done, 3);
+    cr_log_info("%s: %llu steals", runtime_io_backend(rt), (unsigned long long)st.steals);
+    runtime_destroy(rt);
+    close(sv[0]);
+    close(sv[1]);
+}
