@@ -171,10 +171,6 @@ static VxTask *global_pull(VxWorker *w)
 #define IO_NOTIFY_BACKLOG 256
 #define IO_BACKLOG_NS 500000u
 
-VX_INLINE uint32_t notify_backlog(Runtime *rt)
-{
-    return vx_io_active(rt) ? IO_NOTIFY_BACKLOG : NOTIFY_BACKLOG;
-}
 
 /* A plain load: a hint. The pushing worker runs the task itself if nobody
  * else does; only pushes by threads that will not run the work (foreign
@@ -189,7 +185,9 @@ VX_INLINE uint32_t queued_here(VxWorker *w) { return vx_lq_len(&w->q) + vx_lq_le
 
 VX_INLINE void maybe_notify(VxWorker *w)
 {
-    if (w->searching || queued_here(w) < notify_backlog(w->rt)) return;
+    if (w->searching) return;
+    uint32_t queued = queued_here(w);
+    if (queued < NOTIFY_BACKLOG || (queued < IO_NOTIFY_BACKLOG && vx_io_active(w->rt))) return;
     if (sibling_sleeps(w->rt)) vx_idle_notify(w->rt);
 }
 

@@ -29,6 +29,13 @@ static void op_init(VexIoOp *op, uint8_t code, int fd, void *buf, size_t len)
 
 enum { RT_ROUNDS = 2000, RT_SIZE = 64 };
 
+/* Set when the other worker is to be kept busy in one long resume (the
+ * stuck test below). */
+typedef struct {
+    _Atomic int done;
+    _Atomic int spinning;
+} Stuck;
+
 typedef struct {
     int fd;
     bool client;
@@ -36,11 +43,11 @@ typedef struct {
     unsigned char buf[RT_SIZE];
     VexIoOp op;
     int err;
+    Stuck *stuck; /* or NULL */
 } Echo;
 
-static CoroStatus echo_task(WorkerContext *ctx, void *data)
+static CoroStatus echo_step(WorkerContext *ctx, Echo *e)
 {
-    Echo *e = data;
     for (;;) {
         if (e->state == 1 || e->state == 2) { /* an op just completed */
             if (worker_wake_reason(ctx) != VEX_WAKE_COMPLETED || e->op.result != RT_SIZE) {
@@ -87,14 +94,38 @@ static CoroStatus echo_task(WorkerContext *ctx, void *data)
     }
 }
 
-IO_TEST(io_ops, recv_send_round_trips, .timeout = 60)
+static CoroStatus echo_task(WorkerContext *ctx, void *data)
+{
+    Echo *e = data;
+    if (!e->stuck) return echo_step(ctx, e);
+    if (!atomic_load(&e->stuck->spinning)) return CORO_STATUS_YIELDED; /* until the other worker is taken */
+    CoroStatus st = echo_step(ctx, e);
+    if (st == CORO_STATUS_DONE) atomic_fetch_add(&e->stuck->done, 1);
+    return st;
+}
+
+/* Keeps its worker in one resume until both echo tasks are done (the
+ * suite's watchdog bounds it). */
+static CoroStatus stuck_task(WorkerContext *ctx, void *data)
+{
+    (void)ctx;
+    Stuck *s = data;
+    atomic_store(&s->spinning, 1);
+    while (atomic_load(&s->done) < 2) {}
+    return CORO_STATUS_DONE;
+}
+
+/* RT_ROUNDS round trips between two tasks over a socketpair, on 2 workers;
+ * with `stuck`, a third task holds one of the workers meanwhile. */
+static void run_echo_pair(const IoBackend *b, Stuck *stuck)
 {
     Runtime *rt = io_runtime(b, 2);
     int sv[2];
     io_socketpair(sv);
     static Echo c, s;
-    c = (Echo){.fd = sv[0], .client = true};
-    s = (Echo){.fd = sv[1], .client = false};
+    c = (Echo){.fd = sv[0], .client = true, .stuck = stuck};
+    s = (Echo){.fd = sv[1], .client = false, .stuck = stuck};
+    if (stuck) CHECK_OK(runtime_spawn_global(rt, stuck_task, stuck));
     CHECK_OK(runtime_spawn_global(rt, echo_task, &s));
     CHECK_OK(runtime_spawn_global(rt, echo_task, &c));
     io_run(rt);
@@ -105,9 +136,28 @@ IO_TEST(io_ops, recv_send_round_trips, .timeout = 60)
     RuntimeStats st;
     runtime_get_stats(rt, &st);
     CHECK_GE(st.io_submitted, 4 * RT_ROUNDS);
+    CHECK_EQ(st.tasks_done, stuck ? 3 : 2);
+    cr_log_info("%s: %llu steals", runtime_io_backend(rt), (unsigned long long)st.steals);
     runtime_destroy(rt);
     close(sv[0]);
     close(sv[1]);
+}
+
+IO_TEST(io_ops, recv_send_round_trips, .timeout = 60) { run_echo_pair(b, NULL); }
+
+/* Round trips while the other worker is stuck in one long resume. With a
+ * poller per worker, a worker woken by its own poller hands the tasks it
+ * woke to a running sibling with a short queue (sched.c); this sibling never
+ * returns from its resume until the round trips are done, so the tasks it
+ * was handed must be rescued from its inbox, and not handed to it again.
+ * With a shared poller, the idle worker must take the poller over and keep
+ * it. Every round trip completes once with its bytes intact. */
+IO_TEST(io_ops, round_trips_while_the_other_worker_is_stuck, .timeout = 60)
+{
+    static Stuck stuck;
+    atomic_store(&stuck.done, 0);
+    atomic_store(&stuck.spinning, 0);
+    run_echo_pair(b, &stuck);
 }
 
 /* --- READ/WRITE on a pipe, with a reader that asks for more than there is
@@ -810,66 +860,3 @@ IO_TEST(io_ops, signal_await, .timeout = 30)
     runtime_destroy(rt);
 }
 
-/* --- Round trips while the other worker is stuck in one long resume. With a
- * poller per worker, a worker woken by its own poller hands the tasks it
- * woke to a running sibling with a short queue (sched.c). Here that sibling
- * never returns from a resume until the round trips are done: the tasks it
- * was handed must be rescued from its inbox, and not handed to it again,
- * and every round trip must complete exactly once with its bytes intact. --- */
-
-typedef struct {
-    _Atomic int done;
-    _Atomic int spinning;
-} Stuck;
-
-static CoroStatus stuck_task(WorkerContext *ctx, void *data)
-{
-    (void)ctx;
-    Stuck *s = data;
-    atomic_store(&s->spinning, 1);
-    /* The watchdog of the suite bounds this. */
-    while (atomic_load(&s->done) < 2) {}
-    return CORO_STATUS_DONE;
-}
-
-typedef struct {
-    Echo e;
-    Stuck *s;
-} StuckEcho;
-
-static CoroStatus stuck_echo_task(WorkerContext *ctx, void *data)
-{
-    StuckEcho *se = data;
-    if (!atomic_load(&se->s->spinning)) return CORO_STATUS_YIELDED; /* until the other worker is taken */
-    CoroStatus st = echo_task(ctx, &se->e);
-    if (st == CORO_STATUS_DONE) atomic_fetch_add(&se->s->done, 1);
-    return st;
-}
-
-IO_TEST(io_ops, round_trips_while_the_other_worker_is_stuck, .timeout = 60)
-{
-    Runtime *rt = io_runtime(b, 2);
-    int sv[2];
-    io_socketpair(sv);
-    static Stuck s;
-    static StuckEcho c, v;
-    atomic_store(&s.done, 0);
-    atomic_store(&s.spinning, 0);
-    c = (StuckEcho){.e = {.fd = sv[0], .client = true}, .s = &s};
-    v = (StuckEcho){.e = {.fd = sv[1], .client = false}, .s = &s};
-    CHECK_OK(runtime_spawn_global(rt, stuck_task, &s));
-    CHECK_OK(runtime_spawn_global(rt, stuck_echo_task, &v));
-    CHECK_OK(runtime_spawn_global(rt, stuck_echo_task, &c));
-    io_run(rt);
-    CHECK_INT(c.e.err, 0);
-    CHECK_INT(v.e.err, 0);
-    CHECK_INT(c.e.round, RT_ROUNDS);
-    CHECK_INT(v.e.round, RT_ROUNDS);
-    RuntimeStats st;
-    runtime_get_stats(rt, &st);
-    CHECK_EQ(st.tasks_done, 3);
-    cr_log_info("%s: %llu steals", runtime_io_backend(rt), (unsigned long long)st.steals);
-    runtime_destroy(rt);
-    close(sv[0]);
-    close(sv[1]);
-}
