@@ -687,19 +687,26 @@ static bool hand_back(VxWorker *w)
             to = v;
     }
     if (!to) return false;
+    /* The wake ring in order, then the spill list behind it (already linked,
+     * and newer). */
     VxTask *head = NULL, *tail = NULL, *t;
     uint32_t n = 0;
-    while ((t = (VxTask *)vx_lq_pop_owner(&w->wq)) || (t = w->wake_spill)) {
-        if (t == w->wake_spill) {
-            w->wake_spill = t->next;
-            if (!w->wake_spill) w->wake_spill_tail = NULL;
-        }
+    while ((t = (VxTask *)vx_lq_pop_owner(&w->wq))) {
         if (tail)
             tail->next = t;
         else
             head = t;
         tail = t;
         n++;
+    }
+    if (w->wake_spill) {
+        if (tail)
+            tail->next = w->wake_spill;
+        else
+            head = w->wake_spill;
+        tail = w->wake_spill_tail;
+        for (t = w->wake_spill; t; t = t->next) n++;
+        w->wake_spill = w->wake_spill_tail = NULL;
     }
     if (!n) return false;
     w->hb_to = to->id;
