@@ -5,10 +5,12 @@
  *   - a producer publishes work, then does a seq_cst RMW on idle and wakes a
  *     sleeper only if nobody is searching and somebody sleeps;
  *   - a searcher that stops searching does a seq_cst RMW on idle and, if it
- *     was the last searcher, rescans every queue before sleeping.
+ *     was the last searcher, rescans every queue before sleeping; so does
+ *     the last worker to sleep, searching or not (a lone worker never
+ *     searches; a producer that saw it awake woke nobody).
  * Both sides' RMWs hit the same word, so they are totally ordered: either the
- * producer sees no searcher and wakes one, or the last searcher's rescan sees
- * the work. The decisive reads are RMWs, not loads (Tokio PR #1788).
+ * producer sees no searcher and wakes one, or the rescan after the sleeper's
+ * RMW sees the work. The decisive reads are RMWs, not loads (Tokio PR #1788).
  * No OS calls except through plat.h. */
 #include "rt.h"
 

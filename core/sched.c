@@ -903,8 +903,11 @@ static void park_worker(VxWorker *w)
     uint32_t awake_left;
     bool last_searcher = vx_idle_park(rt, w, &awake_left);
     /* The lost-wake-up guard: the last searcher to sleep rescans every queue
-     * after its RMW on the idle word (see idle.c). */
-    if (last_searcher && vx_idle_work_pending(rt)) vx_idle_notify(rt);
+     * after its RMW on the idle word (see idle.c). So does the last worker
+     * to sleep, searching or not (a lone worker never searches, and one that
+     * just handed its tasks back skips the search): a producer whose RMW
+     * came before ours saw it awake and woke nobody. */
+    if ((last_searcher || awake_left == 0) && vx_idle_work_pending(rt)) vx_idle_notify(rt);
 
     /* Who waits in a shared poller (epoll): the last worker to go idle.
      * While another worker is awake, that one looks at the poller (every

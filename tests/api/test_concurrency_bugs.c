@@ -7,6 +7,7 @@
  *     trips an in-resume flag;
  *   - cancel, signal and timer racing on the same parked task. */
 #include "support/support.h"
+#include "support/watchdog.h"
 #include "task.h"
 #include "vexrt/notify.h"
 #include "vexrt/task.h"
@@ -247,5 +248,69 @@ Test(concurrency_bugs, cancel_signal_and_timer_race_one_resume)
         CHECK_INT(atomic_load(&rs[i].resumes), 2); /* one wake of three, exactly once */
         vex_notify_destroy(rs[i].n);
     }
+    CHECK_OK(runtime_destroy(rt));
+}
+
+/* --- The last worker to go to sleep --- */
+
+/* A foreign thread wakes the one task of a one-worker runtime, each time as
+ * soon as the task has parked: so the wake-ups land while the worker, out of
+ * work, is on its way to sleep. A producer that looked before the worker
+ * counted itself asleep saw it awake and woke nobody; the worker then has to
+ * find the work on its own (the last worker to sleep rescans the queues).
+ * Before that rule the worker slept through such a wake-up, about once in
+ * a few thousand here, and the run hung. */
+enum { HANDOFFS = 20000 };
+
+typedef struct {
+    VexNotify *n;
+    _Atomic long parked; /* the round the task last parked in */
+    long round;
+    _Atomic bool done;
+} Handoff;
+
+static CoroStatus handoff_task(WorkerContext *ctx, void *data)
+{
+    Handoff *h = data;
+    if (h->round++ == HANDOFFS) {
+        atomic_store(&h->done, true);
+        return CORO_STATUS_DONE;
+    }
+    CHECK_OK(worker_await_notify(ctx, h->n));
+    atomic_store(&h->parked, h->round);
+    return CORO_STATUS_YIELDED;
+}
+
+static void *handoff_waker(void *arg)
+{
+    Handoff *h = arg;
+    for (long r = 1; r <= HANDOFFS && !atomic_load(&h->done); r++) {
+        /* Spin (yield now and then): the signal should come at once. */
+        for (unsigned k = 0; atomic_load(&h->parked) < r && !atomic_load(&h->done); k++)
+            if ((k & 1023) == 1023) sched_yield();
+        vex_notify_signal(h->n);
+    }
+    return NULL;
+}
+
+Test(concurrency_bugs, the_only_worker_does_not_sleep_through_a_foreign_wake)
+{
+    Runtime *rt = test_runtime(1, NULL, NULL);
+    static Handoff h;
+    memset(&h, 0, sizeof h);
+    h.n = vex_notify_create(rt);
+    cr_assert_not_null(h.n);
+    CHECK_OK(runtime_spawn_global(rt, handoff_task, &h));
+    runtime_enable_auto_shutdown(rt, true);
+    pthread_t th;
+    pthread_create(&th, NULL, handoff_waker, &h);
+    int rc;
+    bool hung = test_run_watched(rt, 60, &rc);
+    atomic_store(&h.done, true); /* lets the waker go if the run hung */
+    pthread_join(th, NULL);
+    cr_assert(!hung, "the worker slept through a wake-up (round %ld of %d)", h.round, HANDOFFS);
+    CHECK_OK(rc);
+    CHECK_INT(h.round, HANDOFFS + 1);
+    CHECK_OK(vex_notify_destroy(h.n));
     CHECK_OK(runtime_destroy(rt));
 }
