@@ -67,6 +67,7 @@ ifeq ($(PLATFORM),win32)
 #   tests/fault/*         fault injection into the Linux backends.
 WIN_TEST_SRCS := $(wildcard tests/api/*.c tests/core/*.c) $(sort $(wildcard tests/win32/test_*.c))
 WIN_SUPPORT   := tests/win32/runner_win32.c tests/minicrit/common.c tests/win32/support_win32.c tests/support/common.c \
+                 tests/support/watchdog.c \
                  tests/win32/virtual_shim.c platform/virtual/virtual.c
 # MinGW's C99 printf (%zu, %lld), and the few Linux calls the tests make.
 WIN_TESTCFLAGS := $(TESTCFLAGS) -Itests/minicrit -D__USE_MINGW_ANSI_STDIO=1 \
