@@ -104,14 +104,12 @@ int worker_channel_recv(WorkerContext *ctx, VexChannel *ch, void **value)
 
 int worker_await_channel_recv(WorkerContext *ctx, VexChannel *ch)
 {
-    if (!ch) return VEX_EINVAL;
-    return worker_await_notify(ctx, ch->readable);
+    return worker_await_notify(ctx, ch ? ch->readable : NULL);
 }
 
 int worker_await_channel_send(WorkerContext *ctx, VexChannel *ch)
 {
-    if (!ch) return VEX_EINVAL;
-    return worker_await_notify(ctx, ch->writable);
+    return worker_await_notify(ctx, ch ? ch->writable : NULL);
 }
 
 int vex_channel_close(VexChannel *ch)

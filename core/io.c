@@ -54,12 +54,25 @@ VX_INLINE uint64_t op_token(VexIoOp *op) { return (uint64_t)(uintptr_t)op | TAG_
 
 /* op->internal while in flight (internal[5] belongs to the platform). */
 #define OP_TASK(op) ((op)->internal[0])
-#define OP_GEN(op) ((op)->internal[1])
+#define OP_META(op) ((op)->internal[1]) /* see op_meta(): gen, owner, abort reason */
 #define OP_STATE(op) ((op)->internal[2])
-#define OP_OWNER(op) ((op)->internal[3]) /* low half: worker whose poller state holds a native
-                                          * op; bits 32-39: the wake reason that aborted it */
-#define OP_NEXT(op) ((op)->internal[4])  /* pool queue or cancel list link */
+#define OP_LINK(op) ((op)->internal[3]) /* native ops: the record's in-flight list */
+#define OP_NEXT(op) ((op)->internal[4]) /* pool queue, cancel list or closer list link */
 #define OP_PLAT(op) ((op)->internal[5])
+
+/* OP_META packs what the runner sets at each (re)park: the low 32 bits of
+ * the wait generation (all a waiter check compares, as vx_task_wake_src
+ * does), the worker whose poller state holds a native op, and the first
+ * wake reason that aborted the op (kept across the parks of
+ * vx_io_op_continue; 0 none). Written only by the op's runner. */
+VX_INLINE uint64_t op_meta(uint64_t gen, uint32_t owner, unsigned abort_reason)
+{
+    return (uint64_t)(uint32_t)gen | ((uint64_t)(owner & 0xFFFF) << 32) |
+           ((uint64_t)(abort_reason & 0xFF) << 48);
+}
+VX_INLINE uint32_t op_gen(const VexIoOp *op) { return (uint32_t)OP_META(op); }
+VX_INLINE uint32_t op_owner(const VexIoOp *op) { return (uint32_t)(OP_META(op) >> 32) & 0xFFFF; }
+VX_INLINE unsigned op_abort_reason(const VexIoOp *op) { return (unsigned)(OP_META(op) >> 48) & 0xFF; }
 
 enum {
     OP_IDLE = 0,
@@ -184,6 +197,8 @@ static VxIoRes *res_create_locked(Runtime *rt, IoHandle h)
     vx_lock_init(&r->lock);
     atomic_init(&r->flags, 0);
     atomic_init(&r->rstate, 0);
+    atomic_init(&r->remote_cancels, 0);
+    atomic_init(&r->closer, NULL);
     r->handle = h;
     atomic_store_explicit(&leaf[v & (LEAF_N - 1)], r, memory_order_release);
     return r;
@@ -367,7 +382,7 @@ static bool waiter_live(const VxIoWaiter *wt)
 {
     if (!wt->task) return false;
     uint64_t s = atomic_load_explicit(&wt->task->tok.state, memory_order_acquire);
-    return vx_ts_gen(s) == wt->gen &&
+    return (uint32_t)vx_ts_gen(s) == (uint32_t)wt->gen &&
            atomic_load_explicit(&wt->task->wait_src, memory_order_relaxed) == wt->src;
 }
 
@@ -403,6 +418,9 @@ static void cancel_poll(Runtime *rt, VxWorker *w, uint32_t owner, uint64_t token
         c->cap = cap;
     }
     c->tokens[c->ntokens++] = token;
+    /* Counted before the owner can see it, so its decrement never goes
+     * below zero. */
+    atomic_fetch_add_explicit(&token_res(token)->remote_cancels, 1, memory_order_seq_cst);
     atomic_fetch_add_explicit(&c->pending, 1, memory_order_seq_cst);
     vx_unlock(&c->lock, &rt->sys);
     cancels_kick(rt, o);
@@ -520,15 +538,82 @@ void vx_io_release(VxWorker *w, VxTask *t)
     t->io_events = 0;
 }
 
+/* A cancellation queued on another worker for r's handle was issued (or
+ * became moot: its op finished first). The last one hands r's waiting
+ * VEX_OP_CLOSE, if any, to the caller (pushed on *closers, to submit on the
+ * caller's own poller state) and wakes vex_io_forget's waiters. */
+static void remote_cancel_done(Runtime *rt, VxIoRes *r, VexIoOp **closers)
+{
+    /* seq_cst: against close_start, which publishes the closer and then
+     * reads the count (both sides then exchange: one of them takes it). */
+    if (atomic_fetch_sub_explicit(&r->remote_cancels, 1, memory_order_seq_cst) != 1) return;
+    VexIoOp *cl = atomic_exchange_explicit(&r->closer, NULL, memory_order_seq_cst);
+    if (cl) {
+        OP_NEXT(cl) = (uint64_t)(uintptr_t)*closers;
+        *closers = cl;
+    }
+    /* seq_cst: a waiter sets the flag, then reads the count (Dekker with
+     * our decrement), so one of us sees the other. */
+    if (atomic_load_explicit(&r->flags, memory_order_seq_cst) & VX_RES_FORGET_WAIT) {
+        atomic_fetch_and_explicit(&r->flags, ~VX_RES_FORGET_WAIT, memory_order_relaxed);
+        vx_plat_unpark(&rt->sys, &r->remote_cancels, UINT32_MAX);
+    }
+}
+
+/* Queues the cancellation of native op (state CANCELLING, owned by o, not
+ * the caller) on o, unless it finished meanwhile, and wakes o. */
+static void queue_op_cancel(Runtime *rt, VxWorker *o, VexIoOp *op)
+{
+    VxIoCancels *c = &o->cancels;
+    bool queued = false;
+    vx_lock(&c->lock, &rt->sys);
+    /* Still CANCELLING under the owner's cancel lock: its completion has
+     * not run yet (it takes this lock to finish a CANCELLING op), so op
+     * and its record are ours to use. */
+    if (op_state(op) == OP_CANCELLING) {
+        atomic_fetch_add_explicit(&res_lookup(rt, op->handle)->remote_cancels, 1,
+                                  memory_order_seq_cst);
+        OP_NEXT(op) = (uint64_t)(uintptr_t)c->ops;
+        c->ops = op;
+        atomic_fetch_add_explicit(&c->pending, 1, memory_order_seq_cst);
+        queued = true;
+    }
+    vx_unlock(&c->lock, &rt->sys);
+    if (queued) cancels_kick(rt, o);
+}
+
+/* Asks native op (state NATIVE) to finish early: on the calling worker's
+ * own poller state at once, else through its owner's cancel queue. */
+static void cancel_native(Runtime *rt, VxWorker *w, VexIoOp *op)
+{
+    if (!op_cas_state(op, OP_NATIVE, OP_CANCELLING)) return; /* done, or asked already */
+    uint32_t owner = op_owner(op);
+    if (w && owner == w->id) {
+        vx_plat_poller_cancel(&rt->sys, rt->poller, w->plocal, op_token(op));
+        return;
+    }
+    queue_op_cancel(rt, &rt->workers[owner], op);
+}
+
 /* Drops what the runtime knows of r's handle: registration, cached
- * readiness, polls still out; waiters are woken with VX_WAKE_ERROR. w is the
- * calling worker, or NULL. */
-static void res_forget(Runtime *rt, VxWorker *w, VxIoRes *r)
+ * readiness, polls still out; waiters are woken with VX_WAKE_ERROR, native
+ * operations in flight are cancelled (an io_uring request holds the file
+ * open until it completes: close() alone neither ends it nor lets the peer
+ * see end-of-file). w is the calling worker, or NULL. With closer (a
+ * VEX_OP_CLOSE), it is registered as r's closer before anything is
+ * cancelled, so ops submitted from then on fail with VEX_EBADF, and r's
+ * remote_cancels holds one extra count for the caller to drop with
+ * remote_cancel_done once everything is queued. */
+static void res_forget(Runtime *rt, VxWorker *w, VxIoRes *r, VexIoOp *closer)
 {
     VxIoWaiter woke[2];
     uint64_t tok[2];
     uint32_t own[2], n = 0, nw = 0;
     vx_lock(&r->lock, &rt->sys);
+    if (closer) {
+        atomic_fetch_add_explicit(&r->remote_cancels, 1, memory_order_seq_cst);
+        atomic_store_explicit(&r->closer, closer, memory_order_seq_cst);
+    }
     if (atomic_load_explicit(&r->flags, memory_order_relaxed) & VX_RES_REGISTERED) {
         vx_plat_poller_deregister(&rt->sys, rt->poller, r->handle);
         atomic_fetch_and_explicit(&r->flags, ~(VX_RES_REGISTERED | VX_RES_STREAM),
@@ -549,11 +634,34 @@ static void res_forget(Runtime *rt, VxWorker *w, VxIoRes *r)
     /* New polls get a new epoch: events of the old ones are dropped. */
     r->armed = 0;
     r->epoch++;
+    /* Under r's lock: a completing op unlinks itself under it first, so
+     * every op seen here is still in flight (or CANCELLING). */
+    for (VexIoOp *op = r->ops; op; op = (VexIoOp *)(uintptr_t)OP_LINK(op))
+        cancel_native(rt, w, op);
     vx_unlock(&r->lock, &rt->sys);
     for (uint32_t i = 0; i < n; i++) cancel_poll(rt, w, own[i], tok[i]);
     for (uint32_t i = 0; i < nw; i++) {
         if (vx_task_wake_src(woke[i].task, woke[i].src, VX_WAKE_ERROR) == VX_SRC_ENQUEUE)
             vx_sched_push(rt, w, woke[i].task, w ? VX_PUSH_WAKE : VX_PUSH_BACK);
+    }
+}
+
+/* Waits until every cancellation res_forget queued on other workers for r
+ * has been issued, so the handle's file is no longer held by a request
+ * when the caller closes it. A waiting worker issues what others queued
+ * on it meanwhile (two workers may wait on each other). Not once the
+ * runtime stops: its workers no longer issue anything. */
+static void drain_cancels(VxWorker *w);
+
+static void wait_remote_cancels(Runtime *rt, VxWorker *w, VxIoRes *r)
+{
+    for (;;) {
+        uint32_t v = atomic_load_explicit(&r->remote_cancels, memory_order_acquire);
+        if (v == 0 || atomic_load_explicit(&rt->stopping, memory_order_acquire)) return;
+        if (w) drain_cancels(w);
+        atomic_fetch_or_explicit(&r->flags, VX_RES_FORGET_WAIT, memory_order_seq_cst);
+        if (atomic_load_explicit(&r->remote_cancels, memory_order_seq_cst) != v) continue;
+        vx_plat_park(&rt->sys, &r->remote_cancels, v, w ? 100000u : 2000000u);
     }
 }
 
@@ -593,52 +701,129 @@ static void op_complete(Runtime *rt, VxWorker *w, VexIoOp *op)
     op_wake(rt, w, t, op);
 }
 
-/* Finishes a native op on its owner w: a cancellation queued for it on w is
+/* Native ops are linked into their handle's record while in flight, so a
+ * close or forget can cancel them (VEX_OP_CLOSE itself is not: it is the
+ * record's closer). The state becomes NATIVE under the record's lock, so
+ * res_forget sees each linked op in flight. Returns 0, VEX_EBADF if the
+ * handle is being closed, or VEX_ENOMEM. */
+static int op_track(Runtime *rt, VexIoOp *op)
+{
+    VxIoRes *r = res_get(rt, op->handle);
+    if (!r) return VEX_ENOMEM;
+    int rc = 0;
+    vx_lock(&r->lock, &rt->sys);
+    if (atomic_load_explicit(&r->closer, memory_order_relaxed)) {
+        rc = VEX_EBADF;
+    } else {
+        op_set_state(op, OP_NATIVE);
+        OP_LINK(op) = (uint64_t)(uintptr_t)r->ops;
+        r->ops = op;
+    }
+    vx_unlock(&r->lock, &rt->sys);
+    return rc;
+}
+
+static void op_untrack(Runtime *rt, VexIoOp *op)
+{
+    VxIoRes *r = res_lookup(rt, op->handle);
+    vx_lock(&r->lock, &rt->sys);
+    VexIoOp **pp = &r->ops;
+    while (*pp && *pp != op) pp = (VexIoOp **)&OP_LINK(*pp);
+    if (*pp) *pp = (VexIoOp *)(uintptr_t)OP_LINK(op);
+    vx_unlock(&r->lock, &rt->sys);
+}
+
+/* Ends a native op on its owner w (its completion arrived, or its
+ * submission failed) with result, short of waking its task: unlinks it
+ * from its record, then sets DONE; a cancellation queued for it on w is
  * dropped under w's cancel lock, so none outlives the op (the op could be
- * resubmitted with the same token). */
-static void op_complete_native(VxWorker *w, VexIoOp *op, int64_t result)
+ * resubmitted with the same token). A close this dropped cancellation
+ * was holding back is pushed on *closers. */
+static void native_done(VxWorker *w, VexIoOp *op, int64_t result, VexIoOp **closers)
 {
     Runtime *rt = w->rt;
-    VxTask *t = (VxTask *)(uintptr_t)OP_TASK(op);
     op->result = result;
-    if (!op_cas_state(op, OP_NATIVE, OP_DONE)) { /* CANCELLING */
-        VxIoCancels *c = &w->cancels;
-        vx_lock(&c->lock, &rt->sys);
-        VexIoOp **pp = (VexIoOp **)&c->ops;
-        while (*pp && *pp != op) pp = (VexIoOp **)&OP_NEXT(*pp);
-        if (*pp) {
-            *pp = (VexIoOp *)(uintptr_t)OP_NEXT(op);
-            atomic_fetch_sub_explicit(&c->pending, 1, memory_order_relaxed);
-        }
-        op_set_state(op, OP_DONE);
-        vx_unlock(&c->lock, &rt->sys);
+    if (op->opcode != VEX_OP_CLOSE) op_untrack(rt, op);
+    if (op_cas_state(op, OP_NATIVE, OP_DONE)) return;
+    /* CANCELLING */
+    VxIoCancels *c = &w->cancels;
+    vx_lock(&c->lock, &rt->sys);
+    VexIoOp **pp = (VexIoOp **)&c->ops;
+    while (*pp && *pp != op) pp = (VexIoOp **)&OP_NEXT(*pp);
+    if (*pp) {
+        *pp = (VexIoOp *)(uintptr_t)OP_NEXT(op);
+        atomic_fetch_sub_explicit(&c->pending, 1, memory_order_relaxed);
+        remote_cancel_done(rt, res_lookup(rt, op->handle), closers);
     }
+    op_set_state(op, OP_DONE);
+    vx_unlock(&c->lock, &rt->sys);
+}
+
+static void close_submit(VxWorker *w, VexIoOp *op);
+
+/* Submits each close of the list (linked through OP_NEXT) on w. */
+static void submit_closers(VxWorker *w, VexIoOp *cl)
+{
+    while (cl) {
+        VexIoOp *next = (VexIoOp *)(uintptr_t)OP_NEXT(cl);
+        close_submit(w, cl);
+        cl = next;
+    }
+}
+
+/* Finishes a native op on its owner w and wakes its task. */
+static void op_complete_native(VxWorker *w, VexIoOp *op, int64_t result)
+{
+    VxTask *t = (VxTask *)(uintptr_t)OP_TASK(op); /* read first: after DONE the op may be gone */
+    VexIoOp *closers = NULL;
+    native_done(w, op, result, &closers);
     VX_STAT_INC(w, VX_ST_IO_COMPLETED);
+    op_wake(w->rt, w, t, op);
+    submit_closers(w, closers);
+}
+
+/* Submits a VEX_OP_CLOSE whose handle has no cancellation pending on w's
+ * poller state: it completes there (a close is never cancelled, so its
+ * owner does not matter once it is out). */
+static void close_submit(VxWorker *w, VexIoOp *op)
+{
+    Runtime *rt = w->rt;
+    int rc = vx_plat_poller_submit(&rt->sys, rt->poller, w->plocal, op, op_token(op));
+    if (rc == 0) return;
+    VxTask *t = (VxTask *)(uintptr_t)OP_TASK(op);
+    op->result = rc;
+    op_set_state(op, OP_DONE);
     op_wake(rt, w, t, op);
+}
+
+/* Starts VEX_OP_CLOSE on a native poller: every op and poll in flight on
+ * the handle is cancelled first, on whichever worker holds it, and the
+ * close is submitted by whoever issues the last of those cancellations,
+ * so it runs only once no request holds the file (the peer then sees
+ * end-of-file when the close completes), and a cancellation never names
+ * a descriptor number that may already be reused. */
+static unsigned close_start(VxWorker *w, VexIoOp *op)
+{
+    Runtime *rt = w->rt;
+    op_set_state(op, OP_NATIVE);
+    VxIoRes *r = res_lookup(rt, op->handle);
+    if (r) {
+        VexIoOp *closers = NULL;
+        res_forget(rt, w, r, op);
+        remote_cancel_done(rt, r, &closers); /* res_forget's extra count */
+        if (closers != op) return VX_WAKE_NONE; /* another worker submits it */
+    }
+    int rc = vx_plat_poller_submit(&rt->sys, rt->poller, w->plocal, op, op_token(op));
+    if (rc == 0) return VX_WAKE_NONE;
+    op->result = rc;
+    op_set_state(op, OP_DONE);
+    return VX_WAKE_COMPLETED;
 }
 
 /* Asks the owner of native op to cancel it (the runner w holds the task). */
 static void op_request_cancel(VxWorker *w, VexIoOp *op)
 {
-    Runtime *rt = w->rt;
-    if (!op_cas_state(op, OP_NATIVE, OP_CANCELLING)) return; /* done already */
-    uint32_t owner = (uint32_t)OP_OWNER(op);
-    if (owner == w->id) {
-        /* Our own poller state: the cancel request is queued ahead of any
-         * later submission of the same op, so it cannot hit a newer one. */
-        vx_plat_poller_cancel(&rt->sys, rt->poller, w->plocal, op_token(op));
-        return;
-    }
-    VxWorker *o = &rt->workers[owner];
-    VxIoCancels *c = &o->cancels;
-    vx_lock(&c->lock, &rt->sys);
-    if (op_state(op) == OP_CANCELLING) { /* not finished meanwhile (see op_complete_native) */
-        OP_NEXT(op) = (uint64_t)(uintptr_t)c->ops;
-        c->ops = op;
-        atomic_fetch_add_explicit(&c->pending, 1, memory_order_seq_cst);
-    }
-    vx_unlock(&c->lock, &rt->sys);
-    cancels_kick(rt, o);
+    cancel_native(w->rt, w, op);
 }
 
 /* Issues the cancellations other workers queued for w. */
@@ -647,15 +832,24 @@ static void drain_cancels(VxWorker *w)
     VxIoCancels *c = &w->cancels;
     if (!atomic_load_explicit(&c->pending, memory_order_seq_cst)) return;
     Runtime *rt = w->rt;
+    VexIoOp *closers = NULL;
     vx_lock(&c->lock, &rt->sys);
-    for (VexIoOp *op = c->ops; op; op = (VexIoOp *)(uintptr_t)OP_NEXT(op))
+    for (VexIoOp *op = c->ops; op;) {
+        VexIoOp *next = (VexIoOp *)(uintptr_t)OP_NEXT(op);
         vx_plat_poller_cancel(&rt->sys, rt->poller, w->plocal, op_token(op));
+        /* op is still ours: its completion takes this lock to finish it. */
+        remote_cancel_done(rt, res_lookup(rt, op->handle), &closers);
+        op = next;
+    }
     c->ops = NULL;
-    for (uint32_t i = 0; i < c->ntokens; i++)
+    for (uint32_t i = 0; i < c->ntokens; i++) {
         vx_plat_poller_cancel(&rt->sys, rt->poller, w->plocal, c->tokens[i]);
+        remote_cancel_done(rt, token_res(c->tokens[i]), &closers);
+    }
     c->ntokens = 0;
     atomic_store_explicit(&c->pending, 0, memory_order_relaxed);
     vx_unlock(&c->lock, &rt->sys);
+    submit_closers(w, closers);
 }
 
 /* Registers op as the waiter of its side of r, unless readiness arrived
@@ -676,7 +870,7 @@ static int op_wait_ready(Runtime *rt, VxWorker *w, VxIoRes *r, VexIoOp *op, uint
         op->result = VEX_EBUSY;
         return -1;
     }
-    r->w[side] = (VxIoWaiter){(VxTask *)(uintptr_t)OP_TASK(op), OP_GEN(op), op};
+    r->w[side] = (VxIoWaiter){(VxTask *)(uintptr_t)OP_TASK(op), op_gen(op), op};
     op_set_state(op, OP_READY_WAIT);
     uint32_t need = 0;
     if (!edge_mode(rt) && !(r->armed & d)) {
@@ -725,7 +919,7 @@ static bool op_attempt(Runtime *rt, VxWorker *w, VexIoOp *op)
 {
     if (op->opcode == VEX_OP_CLOSE) {
         VxIoRes *old = res_lookup(rt, op->handle);
-        if (old) res_forget(rt, w, old);
+        if (old) res_forget(rt, w, old, NULL);
     }
     int fail;
     VxIoRes *r = op_record(rt, w, op, &fail);
@@ -772,6 +966,15 @@ static bool op_attempt(Runtime *rt, VxWorker *w, VexIoOp *op)
     }
 }
 
+/* Why op cannot be started (0 if it can). */
+static int op_invalid(const VexIoOp *op)
+{
+    if (!valid_opcode(op->opcode)) return VEX_EINVAL;
+    if (!handle_in_range(op->handle)) return VEX_EBADF;
+    if (!op->buf && op->len && op->opcode != VEX_OP_ACCEPT) return VEX_EINVAL;
+    return 0;
+}
+
 static unsigned fn_start(VxWorker *w, VxTask *t, uint64_t gen, VexIoOp *op);
 
 unsigned vx_io_op_start(VxWorker *w, VxTask *t, uint64_t gen)
@@ -779,9 +982,10 @@ unsigned vx_io_op_start(VxWorker *w, VxTask *t, uint64_t gen)
     Runtime *rt = w->rt;
     VexIoOp *op = (VexIoOp *)w->ctx.await_src;
     if (op->opcode == 0) return fn_start(w, t, gen, op);
+    int bad = op_invalid(op);
     OP_TASK(op) = (uint64_t)(uintptr_t)t;
-    OP_GEN(op) = gen;
-    OP_OWNER(op) = w->id;
+    OP_META(op) = op_meta(gen, w->id, 0);
+    OP_LINK(op) = 0;
     OP_NEXT(op) = 0;
     OP_PLAT(op) = 0;
     op->result = 0;
@@ -793,19 +997,22 @@ unsigned vx_io_op_start(VxWorker *w, VxTask *t, uint64_t gen)
     t->io_events = 0;
     VX_STAT_INC(w, VX_ST_IO_SUBMITTED);
     mark_active(rt);
-    if (!rt->poller) {
-        op->result = VEX_ENOSYS;
+    if (bad || !rt->poller) {
+        op->result = bad ? bad : VEX_ENOSYS;
         op_set_state(op, OP_DONE);
         return VX_WAKE_COMPLETED;
     }
     if (native_ops(rt)) {
-        if (op->opcode == VEX_OP_CLOSE) {
-            VxIoRes *old = res_lookup(rt, op->handle);
-            if (old) res_forget(rt, w, old);
+        if (op->opcode == VEX_OP_CLOSE) return close_start(w, op);
+        int rc = op_track(rt, op);
+        if (rc == 0) {
+            rc = vx_plat_poller_submit(&rt->sys, rt->poller, w->plocal, op, op_token(op));
+            if (rc == 0) return VX_WAKE_NONE;
+            VexIoOp *closers = NULL;
+            native_done(w, op, rc, &closers);
+            submit_closers(w, closers);
+            return VX_WAKE_COMPLETED;
         }
-        op_set_state(op, OP_NATIVE);
-        int rc = vx_plat_poller_submit(&rt->sys, rt->poller, w->plocal, op, op_token(op));
-        if (rc == 0) return VX_WAKE_NONE;
         op->result = rc;
         op_set_state(op, OP_DONE);
         return VX_WAKE_COMPLETED;
@@ -852,10 +1059,6 @@ VX_INLINE bool is_abort(unsigned reason)
     return reason == VX_WAKE_TIMER || reason == VX_WAKE_CANCELLED || reason == VX_WAKE_ERROR;
 }
 
-/* The first timeout or cancellation that hit the op, kept across the
- * parks of vx_io_op_continue (0: none). */
-VX_INLINE unsigned op_abort_reason(const VexIoOp *op) { return (unsigned)(OP_OWNER(op) >> 32) & 0xFF; }
-
 bool vx_io_op_continue(VxWorker *w, VxTask *t, unsigned *reason)
 {
     Runtime *rt = w->rt;
@@ -870,7 +1073,7 @@ bool vx_io_op_continue(VxWorker *w, VxTask *t, unsigned *reason)
          * a timeout or cancellation just waits for it. */
         if (op->opcode == VEX_OP_CLOSE && is_abort(why)) why = VX_WAKE_NONE;
         if (is_abort(why) && !op_abort_reason(op))
-            OP_OWNER(op) = (OP_OWNER(op) & 0xFFFFFFFFu) | ((uint64_t)why << 32);
+            OP_META(op) = op_meta(op_gen(op), op_owner(op), why);
         unsigned first = op_abort_reason(op);
         if (st == OP_READY_WAIT && is_abort(why)) {
             /* The op only waited for readiness: abandon it on the spot. Our
@@ -892,7 +1095,7 @@ bool vx_io_op_continue(VxWorker *w, VxTask *t, unsigned *reason)
         /* Park again on the op; publish the gen first, then act and look at
          * the state once more (seq_cst, against op_complete's store). */
         atomic_store_explicit(&t->wait_gen, (uint32_t)gen, memory_order_seq_cst);
-        OP_GEN(op) = gen;
+        OP_META(op) = op_meta(gen, op_owner(op), op_abort_reason(op));
         published = true;
         if (st == OP_READY_WAIT) {
             /* Readiness came: try again. */
@@ -1082,8 +1285,7 @@ static unsigned fn_start(VxWorker *w, VxTask *t, uint64_t gen, VexIoOp *op)
 {
     Runtime *rt = w->rt;
     OP_TASK(op) = (uint64_t)(uintptr_t)t;
-    OP_GEN(op) = gen;
-    OP_OWNER(op) = w->id;
+    OP_META(op) = op_meta(gen, w->id, 0);
     atomic_store_explicit(&t->wait_src, op, memory_order_relaxed);
     atomic_store_explicit(&t->wait_gen, (uint32_t)gen, memory_order_seq_cst);
     t->wait_kind = VX_WAIT_OP;
@@ -1257,15 +1459,14 @@ void vx_io_wake(VxWorker *w)
 
 /* --- Public entry points --- */
 
-VX_INLINE bool ctx_live(const WorkerContext *ctx) { return ctx && ctx->task; }
-
 int worker_await_ioh(WorkerContext *ctx, IoHandle h, EventType type)
 {
-    if (!ctx_live(ctx)) return VEX_EINVAL;
-    if (!(type & (EVENT_TYPE_READABLE | EVENT_TYPE_WRITABLE))) return VEX_EINVAL;
-    if (!ctx->rt->poller) return VEX_ENOSYS;
-    if (!handle_in_range(h)) return VEX_EBADF;
+    if (!vx_ctx_live(ctx)) return VEX_EINVAL;
+    if (!(type & (EVENT_TYPE_READABLE | EVENT_TYPE_WRITABLE))) return vx_ctx_await_failed(ctx, VX_AWAIT_FAIL_SOURCE, VEX_EINVAL);
+    if (!ctx->rt->poller) return vx_ctx_await_failed(ctx, VX_AWAIT_FAIL_SOURCE, VEX_ENOSYS);
+    if (!handle_in_range(h)) return vx_ctx_await_failed(ctx, VX_AWAIT_FAIL_SOURCE, VEX_EBADF);
     vx_io_drop_pending(ctx);
+    vx_ctx_await_armed(ctx, VX_AWAIT_FAIL_SOURCE);
     ctx->await_kind = VX_WAIT_IO;
     ctx->await_io = h;
     ctx->await_events = (uint8_t)(type & (EVENT_TYPE_READABLE | EVENT_TYPE_WRITABLE));
@@ -1274,28 +1475,31 @@ int worker_await_ioh(WorkerContext *ctx, IoHandle h, EventType type)
 
 int worker_await_io(WorkerContext *ctx, int fd, EventType type)
 {
-    if (!ctx_live(ctx)) return VEX_EINVAL;
-    if (fd < 0) return VEX_EBADF;
+    if (!vx_ctx_live(ctx)) return VEX_EINVAL;
+    if (fd < 0) return vx_ctx_await_failed(ctx, VX_AWAIT_FAIL_SOURCE, VEX_EBADF);
     return worker_await_ioh(ctx, (IoHandle)fd, type);
 }
 
 int worker_await_op(WorkerContext *ctx, VexIoOp *op)
 {
-    if (!ctx_live(ctx) || !op || !valid_opcode(op->opcode)) return VEX_EINVAL;
-    if (!handle_in_range(op->handle)) return VEX_EBADF;
-    if (!op->buf && op->len && op->opcode != VEX_OP_ACCEPT) return VEX_EINVAL;
+    if (!vx_ctx_live(ctx)) return VEX_EINVAL;
+    if (!op) return vx_ctx_await_failed(ctx, VX_AWAIT_FAIL_SOURCE, VEX_EINVAL);
+    /* A bad op is taken anyway, and completes at once with its error in
+     * op->result (vx_io_op_start), so that the wait never hangs. */
     vx_io_drop_pending(ctx);
+    vx_ctx_await_armed(ctx, VX_AWAIT_FAIL_SOURCE);
     ctx->await_kind = VX_WAIT_OP;
     ctx->await_src = op;
-    return 0;
+    return op_invalid(op);
 }
 
 int worker_await_blocking(WorkerContext *ctx, void (*fn)(void *arg), void *arg)
 {
-    if (!ctx_live(ctx) || !fn) return VEX_EINVAL;
+    if (!vx_ctx_live(ctx)) return VEX_EINVAL;
+    if (!fn) return vx_ctx_await_failed(ctx, VX_AWAIT_FAIL_SOURCE, VEX_EINVAL);
     Runtime *rt = ctx->rt;
     VxFnJob *j = (VxFnJob *)vx_mem_alloc(&rt->sys, sizeof *j, _Alignof(VxFnJob));
-    if (!j) return VEX_ENOMEM;
+    if (!j) return vx_ctx_await_failed(ctx, VX_AWAIT_FAIL_SOURCE, VEX_ENOMEM);
     vx_zero(j, sizeof *j);
     j->fn = fn;
     j->arg = arg;
@@ -1305,6 +1509,7 @@ int worker_await_blocking(WorkerContext *ctx, void (*fn)(void *arg), void *arg)
     rt->fnjobs = j;
     vx_unlock(&rt->pool_lock, &rt->sys);
     vx_io_drop_pending(ctx); /* a second await in one resume replaces the first */
+    vx_ctx_await_armed(ctx, VX_AWAIT_FAIL_SOURCE);
     ctx->await_kind = VX_WAIT_OP;
     ctx->await_src = &j->op; /* opcode 0: a function job */
     return 0;
@@ -1314,7 +1519,10 @@ int vex_io_forget(Runtime *rt, IoHandle h)
 {
     if (!rt) return VEX_EINVAL;
     VxIoRes *r = res_lookup(rt, h);
-    if (r) res_forget(rt, NULL, r);
+    if (!r) return 0;
+    VxWorker *w = vx_sched_current(rt);
+    res_forget(rt, w, r, NULL);
+    wait_remote_cancels(rt, w, r);
     return 0;
 }
 

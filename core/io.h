@@ -34,13 +34,20 @@ typedef struct VxIoRes {
     uint8_t armed;           /* one-shot pollers: sides with a poll out, this epoch */
     uint8_t epoch;           /* bumped when the handle is forgotten; stale events are dropped */
     uint16_t arm_owner[2];   /* worker whose poller state holds each side's poll */
-    uint32_t pad_;
+    /* Cancellations of this handle's polls and native ops queued on other
+     * workers and not issued yet; the closing path waits for 0 (io.c,
+     * res_forget). Atomic; futex word for vex_io_forget's wait. */
+    _Atomic uint32_t remote_cancels;
     IoHandle handle;
     VxIoWaiter w[2];         /* [0] the read side, [1] the write side */
+    struct VexIoOp *ops;     /* native ops in flight on the handle, linked through their
+                              * OP_LINK word (VEX_OP_CLOSE excluded) */
+    struct VexIoOp *_Atomic closer; /* a VEX_OP_CLOSE waiting for remote_cancels to reach 0 */
 } VxIoRes;
 
 #define VX_RES_REGISTERED 1u /* edge pollers: registered with the poller */
 #define VX_RES_STREAM 2u     /* a byte stream: a short transfer means drained or full */
+#define VX_RES_FORGET_WAIT 4u /* vex_io_forget parks on remote_cancels */
 
 /* Per-worker queue of poll tokens to cancel on that worker's poller state
  * (io_uring polls must be cancelled by the ring that holds them). */

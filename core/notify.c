@@ -133,15 +133,18 @@ int worker_notify_signal(WorkerContext *ctx, VexNotify *n)
 {
     if (!n) return VEX_EINVAL;
     if (!n->rt) return VEX_ESHUTDOWN;
-    if (!ctx || !ctx->task) return signal_from(n, NULL);
+    /* The waiter belongs to n's runtime: a task of another runtime signals
+     * it as any thread would, so it is queued on its own runtime. */
+    if (!ctx || !ctx->task || ctx->rt != n->rt) return signal_from(n, NULL);
     return signal_from(n, ctx->w);
 }
 
 int worker_await_notify(WorkerContext *ctx, VexNotify *n)
 {
-    if (!ctx || !ctx->task || !n) return VEX_EINVAL;
-    if (n->rt != ctx->rt) return VEX_EINVAL;
+    if (!vx_ctx_live(ctx)) return VEX_EINVAL;
+    if (!n || n->rt != ctx->rt) return vx_ctx_await_failed(ctx, VX_AWAIT_FAIL_SOURCE, VEX_EINVAL);
     vx_io_drop_pending(ctx);
+    vx_ctx_await_armed(ctx, VX_AWAIT_FAIL_SOURCE);
     ctx->await_kind = VX_WAIT_NOTIFY;
     ctx->await_src = n;
     return 0;

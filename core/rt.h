@@ -50,7 +50,33 @@ struct WorkerContext {
     uint8_t await_kind;    /* VX_WAIT_*: the one non-timer await of this resume */
     uint8_t await_events;  /* EventType bits of an I/O await */
     uint8_t reason;        /* why this resume happened (VX_WAKE_*) */
+    uint8_t await_failed;  /* VX_AWAIT_FAIL_* bits: an await of this resume could not be
+                            * armed, so the wait ends at once with VX_WAKE_ERROR */
 };
+
+/* The two slots of a resume's wait: its timer, and its one other source. A
+ * later await of the same slot replaces a failed one, as it replaces an
+ * armed one. */
+enum { VX_AWAIT_FAIL_TIMER = 1, VX_AWAIT_FAIL_SOURCE = 2 };
+
+/* Records that an await of the current resume could not be armed and
+ * returns err: whatever else the resume armed, the task is resumed at once
+ * with VEX_WAKE_ERROR (a seed program ignores the error code, and must not
+ * sleep on its timer instead). */
+VX_INLINE int vx_ctx_await_failed(WorkerContext *ctx, uint8_t slot, int err)
+{
+    ctx->await_failed |= slot;
+    return err;
+}
+
+/* Records that an await of the current resume filled slot. */
+VX_INLINE void vx_ctx_await_armed(WorkerContext *ctx, uint8_t slot)
+{
+    ctx->await_failed &= (uint8_t)~slot;
+}
+
+/* A context is usable only by its worker, during a resume. */
+VX_INLINE bool vx_ctx_live(const WorkerContext *ctx) { return ctx && ctx->task; }
 
 enum { VX_PARK_EMPTY = 0, VX_PARK_SLEEPING = 1, VX_PARK_NOTIFIED = 2, VX_PARK_POLLING = 3 };
 
@@ -211,6 +237,9 @@ int vx_sched_spawn(Runtime *rt, VxWorker *w, coro_resume_func fn, void *data);
 VxTask *vx_sched_task_new(Runtime *rt, VxWorker *w, coro_resume_func fn, void *data, int *err);
 void vx_sched_task_start(Runtime *rt, VxWorker *w, VxTask *t);
 void vx_sched_stop(Runtime *rt);
+/* The worker of rt running on the calling thread, or NULL (another
+ * runtime's worker, or a thread that is no worker). */
+VxWorker *vx_sched_current(Runtime *rt);
 void vx_sched_unpark_worker(Runtime *rt, VxWorker *w);
 
 /* --- idle.c --- */

@@ -348,12 +348,9 @@ int runtime_spawn_global(Runtime *rt, coro_resume_func fn, void *data)
     return vx_sched_spawn(rt, NULL, fn, data);
 }
 
-/* A context is usable only by its worker, during a resume. */
-VX_INLINE bool ctx_live(const WorkerContext *ctx) { return ctx && ctx->task; }
-
 int worker_spawn_local(WorkerContext *ctx, coro_resume_func fn, void *data)
 {
-    if (!ctx_live(ctx)) return VEX_EINVAL;
+    if (!vx_ctx_live(ctx)) return VEX_EINVAL;
     return vx_sched_spawn(ctx->rt, ctx->w, fn, data);
 }
 
@@ -373,26 +370,26 @@ uint64_t runtime_now_ns(Runtime *rt)
 
 VexWakeReason worker_wake_reason(WorkerContext *ctx)
 {
-    if (!ctx_live(ctx)) return VEX_WAKE_NONE;
+    if (!vx_ctx_live(ctx)) return VEX_WAKE_NONE;
     return (VexWakeReason)ctx->reason;
 }
 
 int worker_await_after_ns(WorkerContext *ctx, uint64_t nanos)
 {
-    if (!ctx_live(ctx)) return VEX_EINVAL;
+    if (!vx_ctx_live(ctx)) return VEX_EINVAL;
     uint64_t now = vx_plat_now_ns(&ctx->rt->sys);
     return vx_timer_prepare(ctx, nanos > UINT64_MAX - now ? UINT64_MAX : now + nanos);
 }
 
 int worker_await_deadline(WorkerContext *ctx, uint64_t deadline_ns)
 {
-    if (!ctx_live(ctx)) return VEX_EINVAL;
+    if (!vx_ctx_live(ctx)) return VEX_EINVAL;
     return vx_timer_prepare(ctx, deadline_ns);
 }
 
 int worker_await_after(WorkerContext *ctx, uint64_t millis)
 {
-    if (!ctx_live(ctx)) return VEX_EINVAL;
+    if (!vx_ctx_live(ctx)) return VEX_EINVAL;
     uint64_t now = vx_plat_now_ns(&ctx->rt->sys);
     uint64_t d = millis > UINT64_MAX / 1000000u ? UINT64_MAX : millis * 1000000u;
     return vx_timer_prepare(ctx, d > UINT64_MAX - now ? UINT64_MAX : now + d);

@@ -252,6 +252,9 @@ static void push_back(VxWorker *w, VxTask *t) { push_to(w, &w->q, t); }
 
 void vx_sched_push(Runtime *rt, VxWorker *w, VxTask *t, int how)
 {
+    /* A task of another runtime is never pushed on w: the caller passes
+     * NULL for a task that is not w's runtime's (notify.c). */
+    VX_ASSERT(!w || w->rt == rt);
     if (!w) {
         atomic_fetch_add_explicit(&rt->foreign_global_pushes, 1, memory_order_relaxed);
         vx_sched_global_push(rt, t);
@@ -423,7 +426,7 @@ static bool after_resume(VxWorker *w, VxTask *t, CoroStatus st, bool again_ok)
         task_done(w, t);
         return false;
     }
-    if (!ctx->await_timer && ctx->await_kind == VX_WAIT_NONE) {
+    if (!ctx->await_timer && ctx->await_kind == VX_WAIT_NONE && !ctx->await_failed) {
         /* The next resume is not the result of a wake: drop the reason left
          * by the last one. An RMW only on the first yield after a wake; a
          * task that keeps yielding pays nothing here. */
@@ -447,6 +450,9 @@ static bool after_resume(VxWorker *w, VxTask *t, CoroStatus st, bool again_ok)
         if (r != VX_WAKE_NONE) immediate = r;
     }
     ctx->await_kind = VX_WAIT_NONE;
+    /* An await that could not be armed ends the wait at once (an op that
+     * completed keeps its reason: its result is what the task must see). */
+    if (VX_UNLIKELY(ctx->await_failed) && immediate != VX_WAKE_COMPLETED) immediate = VX_WAKE_ERROR;
     /* An operation done at once, with no timer armed: no source holds this
      * gen, so the task can simply run again, unless a wake is pending (a
      * cancellation while it ran): then the normal path below delivers it. */
@@ -474,6 +480,7 @@ static void run_task(VxWorker *w, VxTask *t)
         ctx->await_timer = NULL;
         ctx->await_kind = VX_WAIT_NONE;
         ctx->await_src = NULL;
+        ctx->await_failed = 0;
         if (t->wait_kind == VX_WAIT_OP) {
             /* Woken before its operation finished (a timeout, say): finish
              * or cancel it first; the task may have to wait again. */
@@ -985,10 +992,22 @@ static void park_worker(VxWorker *w)
 
 /* --- Thread entry --- */
 
+/* The worker running on this thread (a compiler feature, not an OS call):
+ * lets calls that take only a Runtime (vex_io_forget) tell whether their
+ * caller is one of its workers. */
+static _Thread_local VxWorker *current_worker;
+
+VxWorker *vx_sched_current(Runtime *rt)
+{
+    VxWorker *w = current_worker;
+    return w && w->rt == rt ? w : NULL;
+}
+
 void vx_sched_worker_main(void *arg)
 {
     VxWorker *w = (VxWorker *)arg;
     Runtime *rt = w->rt;
+    current_worker = w;
     int arc = vx_io_attach(w);
     w->poller_attached = arc == 0; /* read at destroy, after the join */
     if (arc) {
@@ -1034,4 +1053,5 @@ void vx_sched_worker_main(void *arg)
     vx_trace(rt, "worker stop", w->id, 0);
     /* The poller state is released at destroy, once no thread can wake it. */
     w->poller_attached = arc == 0;
+    current_worker = NULL;
 }

@@ -18,10 +18,11 @@ int vx_timer_prepare(WorkerContext *ctx, uint64_t deadline_ns)
         /* Allocated here, not after the resume, so that running out of memory
          * is reported to the task by the await call itself. */
         tm = (VxTimer *)vx_slab_alloc(&w->rt->timers, w->id);
-        if (!tm) return VEX_ENOMEM;
+        if (!tm) return vx_ctx_await_failed(ctx, VX_AWAIT_FAIL_TIMER, VEX_ENOMEM);
         ctx->await_timer = tm;
     }
     tm->e.deadline_ns = deadline_ns; /* a second await in one resume replaces the first */
+    vx_ctx_await_armed(ctx, VX_AWAIT_FAIL_TIMER);
     return 0;
 }
 

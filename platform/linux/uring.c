@@ -708,7 +708,16 @@ static int ur_cancel(void *ctx, void *poller, void *local, uint64_t token)
     sqe->cancel_flags = l->mode ? IORING_ASYNC_CANCEL_ALL : 0;
     sqe->user_data = CANCEL_TOKEN;
     sqe_commit(l, 1);
-    return 0;
+    /* Submitted at once, with GETEVENTS so that (under DEFER_TASKRUN) the
+     * cancelled requests' completion work runs now too: a cancelled request
+     * gives up its reference to the file before this returns, and a close
+     * that follows really closes it (the peer sees end-of-file). The CQEs
+     * wait in the CQ for the next poller_wait. */
+    uint32_t pending = sq_publish(l);
+    int r;
+    do r = uring_enter(l, pending, 0, IORING_ENTER_GETEVENTS, NULL, 0);
+    while (r == -EINTR);
+    return 0; /* EBUSY/EAGAIN (a CQ backlog): the SQE goes with the next wait */
 }
 
 static int ur_wait(void *ctx, void *poller, void *local, uint64_t timeout_ns, VexPollerEvent *ev,

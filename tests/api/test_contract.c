@@ -2,6 +2,7 @@
  * foundation issue states them. I/O-specific halves of (3) and (4) are in
  * the I/O tests (they need a poller); here they use a notify and a bad fd. */
 #include "support/support.h"
+#include "vexrt/io.h"
 #include "vexrt/notify.h"
 #include "vexrt/task.h"
 
@@ -228,6 +229,61 @@ Test(contract, s4_invalid_handle_resumes_promptly)
     CHECK_INT(s.resumes, 2);
     cr_assert(s.rc_bad < 0, "await on fd -1 reports an error");
     runtime_destroy(rt);
+}
+
+/* (4) An await that cannot be armed returns its error and also ends the
+ * wait at once with VEX_WAKE_ERROR, whatever else the resume armed: a
+ * program written against the seed (which shows these calls as void) and
+ * pairing it with an hour's timer must not sleep the hour. A bad op
+ * completes at once with its error in op.result. */
+enum { BAD_FD, BAD_HANDLE, BAD_TYPE, NULL_NOTIFY, BAD_OP, NULL_OP, BAD_KINDS };
+
+typedef struct {
+    int kind, resumes, rc;
+    unsigned reason;
+    VexIoOp op;
+} S4t;
+
+static CoroStatus s4_bad_with_timer(WorkerContext *ctx, void *data)
+{
+    S4t *s = data;
+    if (s->resumes++) {
+        s->reason = worker_wake_reason(ctx);
+        return CORO_STATUS_DONE;
+    }
+    worker_await_after(ctx, 3600 * 1000); /* before: the failure must still win */
+    switch (s->kind) {
+    case BAD_FD: s->rc = worker_await_io(ctx, -1, EVENT_TYPE_READABLE); break;
+    case BAD_HANDLE: s->rc = worker_await_ioh(ctx, ~(IoHandle)0 >> 1, EVENT_TYPE_READABLE); break;
+    case BAD_TYPE: s->rc = worker_await_io(ctx, 0, EVENT_TYPE_NONE); break;
+    case NULL_NOTIFY: s->rc = worker_await_notify(ctx, NULL); break;
+    case BAD_OP:
+        s->op.opcode = VEX_OP_RECV;
+        s->op.handle = ~(IoHandle)0;
+        s->op.result = 12345;
+        s->rc = worker_await_op(ctx, &s->op);
+        break;
+    default: s->rc = worker_await_op(ctx, NULL); break;
+    }
+    return CORO_STATUS_YIELDED;
+}
+
+Test(contract, s4_unarmable_await_with_a_timer_resumes_at_once)
+{
+    for (int k = 0; k < BAD_KINDS; k++) {
+        S4t s = {.kind = k};
+        Runtime *rt = run_one(s4_bad_with_timer, &s, 2); /* an hour if the failure is lost */
+        CHECK_INT(s.resumes, 2);
+        cr_assert(s.rc < 0, "kind %d: the await reports its error (got %d)", k, s.rc);
+        if (k == BAD_OP) {
+            CHECK_INT(s.rc, VEX_EBADF);
+            CHECK_INT(s.op.result, VEX_EBADF);
+            CHECK_INT(s.reason, VEX_WAKE_COMPLETED);
+        } else {
+            CHECK_INT(s.reason, VEX_WAKE_ERROR);
+        }
+        runtime_destroy(rt);
+    }
 }
 
 /* (5) cancel_request on a parked task wakes it promptly. (See also
