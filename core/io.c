@@ -257,6 +257,7 @@ int vx_io_init(Runtime *rt)
     atomic_init(&rt->attached, 0);
     atomic_init(&rt->io_used, false);
     atomic_init(&rt->pool_signal, 0);
+    atomic_init(&rt->pool_jobs_run, 0);
     vx_lock_init(&rt->io_lock);
     vx_lock_init(&rt->pool_lock);
     for (uint32_t i = 0; i < rt->nworkers; i++) {
@@ -1167,6 +1168,22 @@ static void fnjob_free(Runtime *rt, VxFnJob *j)
     vx_mem_free(&rt->sys, j, sizeof *j, _Alignof(VxFnJob));
 }
 
+/* Runs a job taken off the pool's queue (a function job, or an op the
+ * platform performs blocking) and completes it. Counted as it starts: a
+ * job dropped from the queue by a timeout or a cancel never ran. */
+static void run_job(Runtime *rt, VexIoOp *op)
+{
+    if (op->opcode == 0) {
+        VxFnJob *j = (VxFnJob *)(void *)op;
+        atomic_fetch_add_explicit(&rt->pool_jobs_run, 1, memory_order_relaxed);
+        j->fn(j->arg);
+        op->result = 0;
+    } else {
+        vx_plat_io_blocking(&rt->sys, op);
+    }
+    op_complete(rt, NULL, op);
+}
+
 static void pool_thread(void *arg)
 {
     Runtime *rt = (Runtime *)arg;
@@ -1185,14 +1202,7 @@ static void pool_thread(void *arg)
         rt->pool_head = (VexIoOp *)(uintptr_t)OP_NEXT(op);
         if (!rt->pool_head) rt->pool_tail = NULL;
         vx_unlock(&rt->pool_lock, &rt->sys);
-        if (op->opcode == 0) {
-            VxFnJob *j = (VxFnJob *)(void *)op;
-            j->fn(j->arg);
-            op->result = 0;
-        } else {
-            vx_plat_io_blocking(&rt->sys, op);
-        }
-        op_complete(rt, NULL, op);
+        run_job(rt, op);
         vx_lock(&rt->pool_lock, &rt->sys);
     }
     vx_unlock(&rt->pool_lock, &rt->sys);
@@ -1223,14 +1233,7 @@ static void pool_submit(Runtime *rt, VexIoOp *op)
     vx_unlock(&rt->pool_lock, &rt->sys);
     if (no_thread && pool_unqueue(rt, op)) {
         /* No thread could be started: run it here rather than never. */
-        if (op->opcode == 0) {
-            VxFnJob *j = (VxFnJob *)(void *)op;
-            j->fn(j->arg);
-            op->result = 0;
-        } else {
-            vx_plat_io_blocking(&rt->sys, op);
-        }
-        op_complete(rt, NULL, op);
+        run_job(rt, op);
         return;
     }
     atomic_fetch_add_explicit(&rt->pool_signal, 1, memory_order_release);
@@ -1290,7 +1293,6 @@ static unsigned fn_start(VxWorker *w, VxTask *t, uint64_t gen, VexIoOp *op)
     atomic_store_explicit(&t->wait_gen, (uint32_t)gen, memory_order_seq_cst);
     t->wait_kind = VX_WAIT_OP;
     t->io_events = VX_OPWAIT_JOB;
-    VX_STAT_INC(w, VX_ST_BLOCKING_JOBS);
     pool_submit(rt, op);
     return VX_WAKE_NONE;
 }

@@ -24,7 +24,7 @@ enum {
     VX_ST_SPAWNED, VX_ST_DONE, VX_ST_POLLER_EVENTS, VX_ST_IO_SUBMITTED, VX_ST_STEALS,
     VX_ST_PARKS, VX_ST_UNPARKS, VX_ST_RESUMES, VX_ST_YIELDS, VX_ST_WAKEUPS,
     VX_ST_TIMERS_ARMED, VX_ST_TIMERS_FIRED, VX_ST_TIMERS_CANCELLED, VX_ST_GLOBAL_PUSHES,
-    VX_ST_OVERFLOWS, VX_ST_CANCELS, VX_ST_IO_COMPLETED, VX_ST_BLOCKING_JOBS,
+    VX_ST_OVERFLOWS, VX_ST_CANCELS, VX_ST_IO_COMPLETED,
     VX_ST_COUNT
 };
 
@@ -203,6 +203,7 @@ struct Runtime {
     _Atomic uint32_t pool_signal;             /* bumped per job; idle pool threads park on it */
     void *pool_thread_mem;                    /* VX_POOL_MAX thread handles */
     struct VxFnJob *fnjobs;                   /* worker_await_blocking jobs not yet released */
+    _Atomic uint64_t pool_jobs_run;           /* worker_await_blocking jobs whose fn was called */
 
     /* Objects whose lifetime the runtime tracks (under objects_lock):
      * notifies, orphaned at destroy, and the links of tasks spawned with a

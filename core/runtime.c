@@ -112,8 +112,7 @@ static void free_runtime(Runtime *rt)
 static unsigned tick_shift_for(uint64_t tick_ns)
 {
     if (tick_ns == 0) return 10; /* 1.024 us */
-    unsigned s = 63 - vx_clz64(tick_ns);
-    return s > 32 ? 32 : s;
+    return 63 - vx_clz64(tick_ns); /* checked against VEX_TIMER_TICK_MAX_NS */
 }
 
 static size_t pow2_at_least(size_t v)
@@ -156,6 +155,13 @@ int vx_runtime_new(const RuntimeConfig *cfg, Runtime **out)
     const VexAllocator *a = cfg->allocator;
     if (!vx_plat_valid(p) || !a || !a->alloc || !a->free) return VEX_EINVAL;
     if (cfg->workers < 0 || cfg->workers > VEX_MAX_WORKERS) return VEX_EINVAL;
+    if (cfg->timer_tick_ns && (cfg->timer_tick_ns < VEX_TIMER_TICK_MIN_NS ||
+                               cfg->timer_tick_ns > VEX_TIMER_TICK_MAX_NS))
+        return VEX_EINVAL;
+    /* Zero now, so that a later version can give the fields a meaning
+     * without an old runtime silently ignoring a caller that sets them. */
+    for (size_t i = 0; i < sizeof cfg->reserved / sizeof cfg->reserved[0]; i++)
+        if (cfg->reserved[i]) return VEX_EINVAL;
     if (p->init) {
         int rc = p->init(p->ctx);
         if (rc) return rc;
@@ -334,7 +340,7 @@ int runtime_get_stats(Runtime *rt, RuntimeStats *out)
     out->cancels = v[VX_ST_CANCELS] + atomic_load_explicit(&rt->foreign_cancels,
                                                             memory_order_relaxed);
     out->io_completed = v[VX_ST_IO_COMPLETED];
-    out->blocking_jobs = v[VX_ST_BLOCKING_JOBS];
+    out->blocking_jobs = atomic_load_explicit(&rt->pool_jobs_run, memory_order_relaxed);
     out->live_tasks = out->tasks_spawned >= out->tasks_done ? out->tasks_spawned - out->tasks_done : 0;
     out->workers = rt->nworkers;
     return 0;

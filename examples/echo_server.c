@@ -86,7 +86,6 @@ typedef struct {
     uint64_t id;
     int fd;
     int state;
-    bool close_retried;
     size_t len, off;   /* bytes received in the last RECV, and how many went out */
     uint64_t total;
     VexIoOp op;
@@ -191,13 +190,9 @@ static CoroStatus conn_task(WorkerContext *ctx, void *data)
 
     case C_CLOSE:
     default:
-        /* A cancel that lands between the check at the top and the park
-         * aborts the CLOSE like any other op (VEX_ECANCELED, fd still open).
-         * A token wakes its task only once, so one retry is enough. */
-        if (res == VEX_ECANCELED && !c->close_retried) {
-            c->close_retried = true;
-            return conn_close(ctx, c);
-        }
+        /* A CLOSE is never abandoned (vexrt/io.h): a cancel or a timeout
+         * that lands while it runs is simply waited out, so the result is
+         * the close's own, and the descriptor is gone. */
         if (res < 0)
             fprintf(stderr, "echo_server: conn %llu: close: %s\n", (unsigned long long)c->id,
                     vex_strerror((int)res));
@@ -214,7 +209,6 @@ enum { A_START, A_ACCEPT, A_CLOSING };
 typedef struct {
     Server *srv;
     int state;
-    bool close_retried;
     struct sockaddr_in peer;
     VexIoOp op;
 } Acceptor;
@@ -282,11 +276,7 @@ static CoroStatus acceptor_task(WorkerContext *ctx, void *data)
     Server *s = a->srv;
     int64_t res = a->op.result;
 
-    if (a->state == A_CLOSING) {
-        if (res == VEX_ECANCELED && !a->close_retried) { /* see conn_task */
-            a->close_retried = true;
-            return acceptor_close(ctx, a);
-        }
+    if (a->state == A_CLOSING) { /* never abandoned: see conn_task */
         if (res < 0) fprintf(stderr, "echo_server: close listener: %s\n", vex_strerror((int)res));
         atomic_store(&s->listener_closed, true);
         leave(ctx, s);

@@ -139,8 +139,11 @@ VEX_API int worker_await_deadline(WorkerContext *ctx, uint64_t deadline_ns);
 VEX_API uint64_t worker_now_ns(WorkerContext *ctx);
 
 /* Arms one-shot readiness interest on fd for this resume; replaces an I/O
- * await armed earlier in the same resume. An invalid or closed fd resumes the
- * task promptly. With a timer in the same resume, whichever fires first wins. */
+ * await armed earlier in the same resume. With a timer in the same resume,
+ * whichever fires first wins. An await that cannot be armed (a negative or
+ * closed fd, no I/O backend, no direction in type) returns its error and
+ * also resumes the task at once with VEX_WAKE_ERROR, whatever else the
+ * resume armed, so a program that ignores the result never hangs. */
 VEX_API int worker_await_io(WorkerContext *ctx, int fd, EventType type);
 
 /* worker_await_io for a generic OS handle (fd, SOCKET or HANDLE). */

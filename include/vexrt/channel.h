@@ -1,4 +1,5 @@
-/* vexrt/channel.h - a bounded channel of pointers between tasks and threads.
+/* vexrt/channel.h - a bounded channel of pointers between tasks and threads
+ * (tasks of another runtime included: a woken task runs on its own runtime).
  *
  * A ring of `capacity` slots guarded by a small lock, with two notifications
  * beside it (vexrt/notify.h): one signalled when a value arrives, one when a

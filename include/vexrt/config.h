@@ -18,18 +18,24 @@ extern "C" {
 
 #define VEX_MAX_WORKERS 1024
 
+/* The range of RuntimeConfig.timer_tick_ns (0 selects the default). */
+#define VEX_TIMER_TICK_MIN_NS 1u
+#define VEX_TIMER_TICK_MAX_NS 1000000000u /* 1 s */
+
 typedef struct RuntimeConfig {
     int workers;                  /* worker threads; 0 = one per CPU; 1..VEX_MAX_WORKERS */
     const VexAllocator *allocator; /* NULL = vex_allocator_default(); copied at create */
     const VexPlatform *platform;  /* NULL = vex_platform_default(); must outlive the runtime */
-    uint64_t timer_tick_ns;       /* timer wheel resolution; 0 = 1024 ns; rounded down to a power of two */
+    uint64_t timer_tick_ns;       /* timer wheel resolution; 0 = 1024 ns; else VEX_TIMER_TICK_MIN_NS..
+                                   * VEX_TIMER_TICK_MAX_NS (VEX_EINVAL outside), rounded down to
+                                   * a power of two */
     uint32_t global_queue_capacity; /* bounded part of the global queue; 0 = 4096; rounded up to a power of two */
     bool auto_shutdown;           /* as runtime_enable_auto_shutdown(rt, true) */
     bool tracing;                 /* as runtime_set_tracing(rt, true) */
     const char *io_backend;       /* with the default platform: "epoll" or "io_uring"; NULL = io_uring
                                    * where the kernel allows it, else epoll (env VEXRT_BACKEND overrides
                                    * NULL); ignored when platform is set */
-    uint64_t reserved[8];         /* must be zero */
+    uint64_t reserved[8];         /* must be zero (VEX_EINVAL otherwise) */
 } RuntimeConfig;
 
 /* Fills *cfg with the defaults (all zero). */

@@ -23,7 +23,20 @@
  *
  * Handles used with these calls should be closed with VEX_OP_CLOSE (or
  * vex_io_forget before close), so the runtime drops what it knows of them
- * before the number can be reused. */
+ * before the number can be reused. Closing a handle that way ends every
+ * operation and await still in flight on it at once (VEX_ECANCELED or
+ * VEX_EBADF; awaits with VEX_WAKE_ERROR), on whichever worker it waits, and
+ * the file is really closed (the peer sees end-of-file) once VEX_OP_CLOSE
+ * completes or vex_io_forget has returned. A plain close() behind the
+ * runtime's back is not noticed on Linux: docs/platform.md says what each
+ * backend does then.
+ *
+ * Descriptor flags: on the readiness backends (epoll, kqueue) VEX_OP_ACCEPT
+ * and VEX_OP_CONNECT set O_NONBLOCK on their socket, and VEX_OP_READ and
+ * VEX_OP_WRITE on their pipe, socket or terminal (regular files are left
+ * alone: they go to the blocking pool). RECV and SEND use MSG_DONTWAIT and
+ * change nothing. io_uring and IOCP change no flags. Accepted sockets are
+ * non-blocking and close-on-exec on every backend. */
 #ifndef VEXRT_IO_H
 #define VEXRT_IO_H
 
@@ -69,18 +82,30 @@ typedef struct VexIoOp {
 
 /* Submits op for this resume: the task is resumed once op has completed
  * (see the header comment for timeouts). Replaces an I/O or notify await
- * registered earlier in the same resume. Returns VEX_EINVAL for a bad op. */
+ * registered earlier in the same resume. A bad op (unknown opcode, a handle
+ * out of range, no buffer) is still taken: the call returns the error
+ * (VEX_EINVAL, VEX_EBADF) and the op completes at once with it in
+ * op->result, whatever else the resume armed. A NULL op gives VEX_EINVAL
+ * and the resume's wait ends at once with VEX_WAKE_ERROR. */
 VEX_API int worker_await_op(WorkerContext *ctx, VexIoOp *op);
 
 /* Runs fn(arg) on the runtime's blocking pool and resumes the task when it
  * returned: for work that would block a worker (file systems, DNS, CPU-heavy
- * steps). Counts in RuntimeStats.blocking_jobs. The pool starts threads on
- * demand; if none can be started at all (the platform's thread_spawn fails),
- * the job runs on the submitting worker instead, so it is never lost. */
+ * steps). The pool starts threads on demand (at most 4); if none can be
+ * started at all (the platform's thread_spawn fails), the job runs on the
+ * submitting worker instead, so it is never lost. A timeout or cancellation
+ * in the same wait: a job still queued is dropped (fn never runs; the task
+ * resumes with VEX_WAKE_TIMER or VEX_WAKE_CANCELLED); a job already running
+ * is waited for (the task resumes when fn returns, with
+ * VEX_WAKE_COMPLETED). RuntimeStats.blocking_jobs counts the jobs whose fn
+ * was called. runtime_destroy waits for running jobs to return. */
 VEX_API int worker_await_blocking(WorkerContext *ctx, void (*fn)(void *arg), void *arg);
 
 /* Drops what the runtime knows of handle h (cached readiness, its poller
- * registration). Call before closing h yourself. Any thread. */
+ * registration) and ends every await and operation still in flight on it
+ * (see the header comment); returns once nothing the runtime started holds
+ * h's file, so that your close() really closes it. Call before closing h
+ * yourself. Any thread (from a task too). */
 VEX_API int vex_io_forget(Runtime *rt, IoHandle h);
 
 /* Returns a handle that becomes readable when signal signo (SIGINT,

@@ -1,4 +1,5 @@
-/* vexrt/notify.h - notifications between tasks and threads.
+/* vexrt/notify.h - notifications between tasks and threads (tasks of
+ * another runtime included: the woken task always runs on its own runtime).
  *
  * A VexNotify is an event with one stored permit (a binary semaphore with a
  * single waiter): a signal wakes the task waiting on it, or, if none waits,

@@ -158,8 +158,10 @@ typedef struct VexPlatform {
     /* One-shot and NATIVE_OPS pollers: asks the arm or operation made with
      * token on this local state to finish early; it still reports (an op with
      * its result or VEX_ECANCELED; an arm may report nothing). Must be called
-     * by the worker that made it. Used so a stale poll does not keep a closed
-     * handle's file open (io_uring requests hold a reference to the file). */
+     * by the worker that made it. Takes effect before it returns where the
+     * mechanism allows (io_uring submits the cancellation at once): the core
+     * relies on it to close a handle only once no request holds its file
+     * (io_uring requests hold a reference to the file). */
     int (*poller_cancel)(void *ctx, void *poller, void *local, uint64_t token);
     /* Waits at most timeout_ns (0: only collect what is there;
      * VEX_WAIT_FOREVER: no limit) for events, writes up to max of them to ev

@@ -23,5 +23,7 @@ void vx_linux_uring_fill(VexPlatform *p);
 /* True if io_uring can be set up in this process (not disabled by sysctl
  * or seccomp, kernel new enough for what the backend uses). */
 int vx_linux_uring_usable(void);
+/* True if the process runs under valgrind (backends.c says why it matters). */
+int vx_linux_under_valgrind(void);
 
 #endif /* VX_PLATFORM_LINUX_H */

@@ -166,6 +166,36 @@ Test(edge_cases, invalid_platform_or_allocator_is_rejected)
     cr_assert_null(rt);
 }
 
+/* Reserved fields must be zero, and a timer tick outside its documented
+ * range is refused, not clamped (2^62 ns used to give 4.3 s ticks). */
+Test(edge_cases, config_reserved_and_tick_range_are_checked)
+{
+    RuntimeConfig cfg;
+    Runtime *rt = NULL;
+    for (int i = 0; i < 8; i++) {
+        runtime_config_init(&cfg);
+        cfg.workers = 1;
+        cfg.reserved[i] = 1;
+        CHECK_INT(runtime_new(&cfg, &rt), VEX_EINVAL);
+        cr_assert_null(rt);
+    }
+    const uint64_t bad[] = {(uint64_t)1 << 62, VEX_TIMER_TICK_MAX_NS + 1ull, UINT64_MAX};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        runtime_config_init(&cfg);
+        cfg.workers = 1;
+        cfg.timer_tick_ns = bad[i];
+        CHECK_INT(runtime_new(&cfg, &rt), VEX_EINVAL);
+    }
+    const uint64_t good[] = {VEX_TIMER_TICK_MIN_NS, 1000, 1000000, VEX_TIMER_TICK_MAX_NS};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        runtime_config_init(&cfg);
+        cfg.workers = 1;
+        cfg.timer_tick_ns = good[i];
+        CHECK_OK(runtime_new(&cfg, &rt));
+        CHECK_OK(runtime_destroy(rt));
+    }
+}
+
 Test(edge_cases, strerror_covers_every_code)
 {
     cr_assert_str_eq(vex_strerror(0), "success");

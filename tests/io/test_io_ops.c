@@ -795,8 +795,137 @@ IO_TEST(io_ops, blocking_jobs, .timeout = 30)
     CHECK_INT(j.r2, VEX_WAKE_COMPLETED);
     RuntimeStats st;
     runtime_get_stats(rt, &st);
-    CHECK_EQ(st.blocking_jobs, 2);
+    CHECK_EQ(st.blocking_jobs, atomic_load(&j.ran)); /* jobs that ran, not jobs submitted */
     runtime_destroy(rt);
+}
+
+/* Every pool thread busy, one more job queued behind them: its task's
+ * timeout drops it from the queue, its function never runs, and it is not
+ * counted in blocking_jobs (jobs that ran). The busy ones are waited for. */
+enum { POOL_THREADS = 4 }; /* the pool's size (core/io.c) */
+
+static struct {
+    _Atomic int started, release, late_ran;
+    int late_step;
+    unsigned late_reason;
+} bp;
+
+static void busy_job(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&bp.started, 1);
+    while (!atomic_load(&bp.release)) sched_yield();
+}
+
+static void late_job(void *arg)
+{
+    (void)arg;
+    atomic_store(&bp.late_ran, 1);
+}
+
+static CoroStatus busy_task(WorkerContext *ctx, void *data)
+{
+    int *step = data;
+    if ((*step)++) return CORO_STATUS_DONE;
+    cr_assert(worker_await_blocking(ctx, busy_job, NULL) == 0);
+    return CORO_STATUS_YIELDED;
+}
+
+static CoroStatus late_task(WorkerContext *ctx, void *data)
+{
+    (void)data;
+    if (bp.late_step == 0 && atomic_load(&bp.started) < POOL_THREADS) {
+        worker_await_after(ctx, 1); /* until every pool thread is taken */
+        return CORO_STATUS_YIELDED;
+    }
+    if (bp.late_step++ == 0) {
+        cr_assert(worker_await_blocking(ctx, late_job, NULL) == 0);
+        worker_await_after(ctx, 10);
+        return CORO_STATUS_YIELDED;
+    }
+    bp.late_reason = worker_wake_reason(ctx);
+    atomic_store(&bp.release, 1);
+    return CORO_STATUS_DONE;
+}
+
+IO_TEST(io_ops, blocking_jobs_count_only_jobs_that_ran, .timeout = 30)
+{
+    Runtime *rt = io_runtime(b, 2);
+    memset(&bp, 0, sizeof bp);
+    static int steps[POOL_THREADS];
+    memset(steps, 0, sizeof steps);
+    for (int i = 0; i < POOL_THREADS; i++) CHECK_OK(runtime_spawn_global(rt, busy_task, &steps[i]));
+    CHECK_OK(runtime_spawn_global(rt, late_task, NULL));
+    io_run(rt);
+    CHECK_INT(bp.late_reason, VEX_WAKE_TIMER);
+    CHECK_INT(atomic_load(&bp.late_ran), 0);
+    RuntimeStats st;
+    runtime_get_stats(rt, &st);
+    CHECK_EQ(st.blocking_jobs, POOL_THREADS);
+    runtime_destroy(rt);
+    CHECK_INT(atomic_load(&bp.late_ran), 0); /* nor later */
+}
+
+/* Which calls change a descriptor's flags (vexrt/io.h): on the readiness
+ * backends ACCEPT and CONNECT make their socket non-blocking, and READ and
+ * WRITE their pipe, socket or terminal; RECV and SEND change nothing
+ * anywhere; io_uring changes nothing at all. */
+typedef struct {
+    int fd, step;
+    uint8_t code;
+    VexIoOp op;
+    char buf[4];
+} FlagOp;
+
+static CoroStatus flag_op_task(WorkerContext *ctx, void *data)
+{
+    FlagOp *f = data;
+    if (f->step++) return CORO_STATUS_DONE;
+    op_init(&f->op, f->code, f->fd, f->code == VEX_OP_ACCEPT ? NULL : f->buf,
+            f->code == VEX_OP_ACCEPT ? 0 : 1);
+    worker_await_op(ctx, &f->op);
+    return CORO_STATUS_YIELDED;
+}
+
+static bool nonblocking(int fd) { return (fcntl(fd, F_GETFL) & O_NONBLOCK) != 0; }
+
+static void run_flag_op(const IoBackend *b, int fd, uint8_t code)
+{
+    Runtime *rt = io_runtime(b, 1);
+    FlagOp f = {.fd = fd, .code = code};
+    CHECK_OK(runtime_spawn_global(rt, flag_op_task, &f));
+    io_run(rt);
+    cr_assert(f.op.result >= 0, "%s: op %u gave %lld", b->name, code, (long long)f.op.result);
+    if (code == VEX_OP_ACCEPT) close((int)f.op.result);
+    runtime_destroy(rt);
+}
+
+IO_TEST(io_ops, descriptor_flags_are_as_documented, .timeout = 30)
+{
+    bool readiness = strcmp(b->name, "io_uring") != 0;
+    int p[2];
+    cr_assert(pipe(p) == 0); /* blocking */
+    cr_assert(write(p[1], "x", 1) == 1);
+    run_flag_op(b, p[0], VEX_OP_READ);
+    CHECK_INT(nonblocking(p[0]), readiness);
+    int sv[2];
+    cr_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0); /* blocking */
+    cr_assert(write(sv[1], "y", 1) == 1);
+    run_flag_op(b, sv[0], VEX_OP_RECV);
+    CHECK_INT(nonblocking(sv[0]), 0);
+    run_flag_op(b, sv[0], VEX_OP_SEND);
+    CHECK_INT(nonblocking(sv[0]), 0);
+    uint16_t port;
+    int lfd = io_listen(&port, 4); /* blocking */
+    int cfd = io_connect(port);
+    run_flag_op(b, lfd, VEX_OP_ACCEPT);
+    CHECK_INT(nonblocking(lfd), readiness);
+    close(cfd);
+    close(lfd);
+    close(p[0]);
+    close(p[1]);
+    close(sv[0]);
+    close(sv[1]);
 }
 
 /* A job never started (the task finished in the same resume) and jobs whose
