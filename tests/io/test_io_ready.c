@@ -160,6 +160,9 @@ static CoroStatus filler(WorkerContext *ctx, void *data)
     Fill *f = data;
     if (f->resumes++ > 0 && f->filled) {
         f->reason = worker_wake_reason(ctx);
+        /* The drainer may have read everything before `filled` was set and
+         * be waiting for more: end-of-file tells it there is none. */
+        shutdown(f->fd, SHUT_WR);
         return CORO_STATUS_DONE;
     }
     char buf[4096];
@@ -189,6 +192,7 @@ static CoroStatus drainer(WorkerContext *ctx, void *data)
             if (f->filled && f->drained == f->written) return CORO_STATUS_DONE;
             continue;
         }
+        if (r == 0) return CORO_STATUS_DONE; /* the filler is done */
         break;
     }
     worker_await_io(ctx, f->peer, EVENT_TYPE_READABLE);

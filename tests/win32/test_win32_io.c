@@ -700,6 +700,103 @@ Test(io_win, close_op_then_the_handle_is_gone)
     closesocket(s[1]);
 }
 
+/* --- Closing a handle with a RECV in flight (tests/io/test_io_close.c's
+ * Windows counterpart): VEX_OP_CLOSE, vex_io_forget + closesocket, or a
+ * plain closesocket behind the runtime's back (IOCP notices that one too:
+ * the pending operation completes with an error). The RECV ends with
+ * VEX_ECANCELED or VEX_EBADF, and the peer sees end-of-file once the close
+ * has completed. --- */
+
+enum { WC_OP_CLOSE, WC_FORGET, WC_BEHIND };
+
+typedef struct {
+    Runtime *rt;
+    IoHandle h;
+    SOCKET peer;
+    int how, step;
+    _Atomic int submitted;
+    VexIoOp op, cop;
+    char buf[16];
+    int64_t recv_res, close_res;
+    int peer_eof;
+} WinClose;
+
+static CoroStatus wc_reader(WorkerContext *ctx, void *data)
+{
+    WinClose *w = data;
+    if (atomic_load(&w->submitted)) {
+        w->recv_res = w->op.result;
+        return CORO_STATUS_DONE;
+    }
+    op_init(&w->op, VEX_OP_RECV, w->h, w->buf, sizeof w->buf);
+    worker_await_op(ctx, &w->op);
+    atomic_store(&w->submitted, 1);
+    return CORO_STATUS_YIELDED;
+}
+
+static void wc_check_peer(WinClose *w)
+{
+    u_long one = 1;
+    ioctlsocket(w->peer, FIONBIO, &one);
+    char x;
+    w->peer_eof = recv(w->peer, &x, 1, 0) == 0;
+}
+
+static CoroStatus wc_closer(WorkerContext *ctx, void *data)
+{
+    WinClose *w = data;
+    switch (w->step++) {
+    case 0:
+        worker_await_after(ctx, 20); /* the RECV is in the kernel by then */
+        return CORO_STATUS_YIELDED;
+    case 1:
+        if (w->how == WC_OP_CLOSE) {
+            op_init(&w->cop, VEX_OP_CLOSE, w->h, NULL, 0);
+            worker_await_op(ctx, &w->cop);
+            return CORO_STATUS_YIELDED;
+        }
+        w->close_res = w->how == WC_FORGET ? vex_io_forget(w->rt, w->h) : 0;
+        closesocket((SOCKET)w->h);
+        wc_check_peer(w);
+        return CORO_STATUS_DONE;
+    default:
+        w->close_res = w->cop.result;
+        wc_check_peer(w);
+        return CORO_STATUS_DONE;
+    }
+}
+
+Test(io_win, close_with_a_recv_in_flight)
+{
+    for (int how = WC_OP_CLOSE; how <= WC_BEHIND; how++) {
+        for (int workers = 1; workers <= 2; workers++) {
+            Runtime *rt = iocp_runtime(workers, NULL);
+            SOCKET s[2];
+            tcp_pair(s);
+            static WinClose w;
+            memset(&w, 0, sizeof w);
+            w.rt = rt;
+            w.h = (IoHandle)s[0];
+            w.peer = s[1];
+            w.how = how;
+            CHECK_OK(runtime_spawn_global(rt, wc_reader, &w));
+            CHECK_OK(runtime_spawn_global(rt, wc_closer, &w));
+            run_all(rt);
+            CHECK_INT(w.close_res, 0);
+            /* Behind the runtime's back, Windows aborts the pending receive
+             * (an error); Wine completes it as end-of-data (0). Either way the
+             * task is not left waiting. */
+            cr_assert(w.recv_res == VEX_ECANCELED || w.recv_res == VEX_EBADF ||
+                          (how == WC_BEHIND && w.recv_res <= 0),
+                      "close %d, %d workers: the RECV ended with %lld", how, workers,
+                      (long long)w.recv_res);
+            cr_assert(w.peer_eof, "close %d, %d workers: the peer sees end-of-file", how, workers);
+            CHECK_OK(runtime_destroy(rt));
+            closesocket(s[1]);
+        }
+    }
+}
+
 /* --- Signals: a C-runtime signal becomes a readable handle --- */
 
 typedef struct {
