@@ -31,7 +31,7 @@ typedef struct VxLink {
     VxSource *src;
     VxTask *task;
     struct VxLink *prev, *next;       /* the source's task list, under src->lock */
-    struct VxLink *rt_prev, *rt_next; /* the runtime's list, under rt->objects_lock */
+    struct VxLink *rt_prev, *rt_next; /* the runtime's list, under rt->objects.lock */
 } VxLink;
 
 struct VxSource {
@@ -55,7 +55,7 @@ VX_INLINE bool is_source(const CancelToken *t)
 /* The runtime a task belongs to: the one whose pool its memory came from. */
 VX_INLINE Runtime *task_runtime(VxTask *t)
 {
-    return VX_CONTAINER_OF(vx_slab_pool_of(t), Runtime, tasks);
+    return VX_CONTAINER_OF(vx_slab_pool_of(t), Runtime, pools.tasks);
 }
 
 static void cancel_task(VxTask *t)
@@ -63,7 +63,7 @@ static void cancel_task(VxTask *t)
     uint64_t s = atomic_fetch_or_explicit(&t->tok.state, VX_TS_CANCELLED, memory_order_acq_rel);
     if (s & VX_TS_CANCELLED) return; /* already requested: one wake per token */
     Runtime *rt = task_runtime(t);
-    atomic_fetch_add_explicit(&rt->foreign_cancels, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&rt->foreign.cancels, 1, memory_order_relaxed);
     /* Wake with the generation we saw: a parked task is made runnable, a
      * queued or running one gets NOTIFIED. If the gen moved meanwhile,
      * another wake got there first: nothing to do. We do not know the calling
@@ -172,13 +172,13 @@ static void link_remove(Runtime *rt, VxLink *l)
         s->tasks = l->next;
     if (l->next) l->next->prev = l->prev;
     vx_unlock(&s->lock, &s->sys);
-    vx_lock(&rt->objects_lock, &rt->sys);
+    vx_lock(&rt->objects.lock, &rt->sys);
     if (l->rt_prev)
         l->rt_prev->rt_next = l->rt_next;
     else
-        rt->links = l->rt_next;
+        rt->objects.links = l->rt_next;
     if (l->rt_next) l->rt_next->rt_prev = l->rt_prev;
-    vx_unlock(&rt->objects_lock, &rt->sys);
+    vx_unlock(&rt->objects.lock, &rt->sys);
     vx_mem_free(&rt->sys, l, sizeof *l, _Alignof(VxLink));
     source_unref(s);
 }
@@ -213,11 +213,11 @@ static int spawn_linked(Runtime *rt, VxWorker *w, coro_resume_func fn, void *dat
     }
     l->task = t;
     atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
-    vx_lock(&rt->objects_lock, &rt->sys);
-    l->rt_next = rt->links;
-    if (rt->links) rt->links->rt_prev = l;
-    rt->links = l;
-    vx_unlock(&rt->objects_lock, &rt->sys);
+    vx_lock(&rt->objects.lock, &rt->sys);
+    l->rt_next = rt->objects.links;
+    if (rt->objects.links) rt->objects.links->rt_prev = l;
+    rt->objects.links = l;
+    vx_unlock(&rt->objects.lock, &rt->sys);
     vx_lock(&s->lock, &s->sys);
     /* The task is not visible to anyone yet: setting the flags directly is
      * safe. A task born cancelled is also NOTIFIED, as if cancel_request had
@@ -261,9 +261,9 @@ void vx_cancel_release_links(Runtime *rt)
     /* The runtime is going away with tasks that never finished: give their
      * references back, so the tokens can be destroyed (or are freed). */
     for (;;) {
-        vx_lock(&rt->objects_lock, &rt->sys);
-        VxLink *l = rt->links;
-        vx_unlock(&rt->objects_lock, &rt->sys);
+        vx_lock(&rt->objects.lock, &rt->sys);
+        VxLink *l = rt->objects.links;
+        vx_unlock(&rt->objects.lock, &rt->sys);
         if (!l) return;
         link_remove(rt, l);
     }

@@ -1,6 +1,6 @@
 /* core/idle.c - which workers sleep, which search, and whom to wake.
  *
- * rt->idle packs (unparked << 32) | searching. The invariant every wake path
+ * rt->idle.word packs (unparked << 32) | searching. The invariant every wake path
  * relies on (Go's "spinning M" rule, Tokio's idle.rs):
  *   - a producer publishes work, then does a seq_cst RMW on idle and wakes a
  *     sleeper only if nobody is searching and somebody sleeps;
@@ -20,23 +20,32 @@
 VX_INLINE uint32_t searching_of(uint64_t s) { return (uint32_t)(s & SEARCHING_MASK); }
 VX_INLINE uint32_t unparked_of(uint64_t s) { return (uint32_t)(s >> 32); }
 
+void vx_idle_init(VxIdle *idle, uint32_t n, uint32_t *sleepers)
+{
+    /* every worker starts unparked, none searching */
+    atomic_init(&idle->word, (uint64_t)n << 32);
+    vx_lock_init(&idle->lock);
+    idle->sleepers = sleepers;
+    idle->nsleepers = 0;
+}
+
 bool vx_idle_try_search(Runtime *rt, VxWorker *w)
 {
-    if (w->searching) return true;
+    if (w->own.searching) return true;
     /* Sloppy cap (Tokio): at most half the workers search, so one spawn does
      * not turn every sleeper into a thief. */
-    uint64_t s = atomic_load_explicit(&rt->idle, memory_order_seq_cst);
+    uint64_t s = atomic_load_explicit(&rt->idle.word, memory_order_seq_cst);
     if (2 * searching_of(s) >= rt->nworkers) return false;
-    atomic_fetch_add_explicit(&rt->idle, 1, memory_order_seq_cst);
-    w->searching = true;
+    atomic_fetch_add_explicit(&rt->idle.word, 1, memory_order_seq_cst);
+    w->own.searching = true;
     return true;
 }
 
 bool vx_idle_stop_search(Runtime *rt, VxWorker *w)
 {
-    if (!w->searching) return false;
-    w->searching = false;
-    uint64_t prev = atomic_fetch_sub_explicit(&rt->idle, 1, memory_order_seq_cst);
+    if (!w->own.searching) return false;
+    w->own.searching = false;
+    uint64_t prev = atomic_fetch_sub_explicit(&rt->idle.word, 1, memory_order_seq_cst);
     return searching_of(prev) == 1;
 }
 
@@ -48,33 +57,33 @@ VX_INLINE bool should_wake(uint64_t s, uint32_t n)
 void vx_idle_notify(Runtime *rt)
 {
     /* The decisive read: an RMW, ordered against the last searcher's RMW. */
-    uint64_t s = atomic_fetch_add_explicit(&rt->idle, 0, memory_order_seq_cst);
+    uint64_t s = atomic_fetch_add_explicit(&rt->idle.word, 0, memory_order_seq_cst);
     if (!should_wake(s, rt->nworkers)) return;
     VxWorker *target = NULL;
-    vx_lock(&rt->idle_lock, &rt->sys);
-    s = atomic_load_explicit(&rt->idle, memory_order_seq_cst);
-    if (should_wake(s, rt->nworkers) && rt->nsleepers > 0) {
-        uint32_t id = rt->sleepers[--rt->nsleepers];
+    vx_lock(&rt->idle.lock, &rt->sys);
+    s = atomic_load_explicit(&rt->idle.word, memory_order_seq_cst);
+    if (should_wake(s, rt->nworkers) && rt->idle.nsleepers > 0) {
+        uint32_t id = rt->idle.sleepers[--rt->idle.nsleepers];
         target = &rt->workers[id];
-        atomic_store_explicit(&target->in_sleepers, false, memory_order_relaxed);
+        atomic_store_explicit(&target->remote.in_sleepers, false, memory_order_relaxed);
         /* The woken worker counts as unparked and searching from now on, so
          * a second notify does not wake a second worker for the same work. */
-        atomic_fetch_add_explicit(&rt->idle, UNPARKED_ONE | 1, memory_order_seq_cst);
+        atomic_fetch_add_explicit(&rt->idle.word, UNPARKED_ONE | 1, memory_order_seq_cst);
     }
-    vx_unlock(&rt->idle_lock, &rt->sys);
+    vx_unlock(&rt->idle.lock, &rt->sys);
     if (target) vx_sched_unpark_worker(rt, target);
 }
 
 bool vx_idle_park(Runtime *rt, VxWorker *w, uint32_t *awake_left)
 {
-    bool was_searching = w->searching;
-    w->searching = false;
-    vx_lock(&rt->idle_lock, &rt->sys);
+    bool was_searching = w->own.searching;
+    w->own.searching = false;
+    vx_lock(&rt->idle.lock, &rt->sys);
     uint64_t dec = UNPARKED_ONE | (was_searching ? 1 : 0);
-    uint64_t prev = atomic_fetch_sub_explicit(&rt->idle, dec, memory_order_seq_cst);
-    rt->sleepers[rt->nsleepers++] = w->id;
-    atomic_store_explicit(&w->in_sleepers, true, memory_order_relaxed);
-    vx_unlock(&rt->idle_lock, &rt->sys);
+    uint64_t prev = atomic_fetch_sub_explicit(&rt->idle.word, dec, memory_order_seq_cst);
+    rt->idle.sleepers[rt->idle.nsleepers++] = w->id;
+    atomic_store_explicit(&w->remote.in_sleepers, true, memory_order_relaxed);
+    vx_unlock(&rt->idle.lock, &rt->sys);
     *awake_left = unparked_of(prev) - 1;
     return was_searching && searching_of(prev) == 1;
 }
@@ -82,34 +91,34 @@ bool vx_idle_park(Runtime *rt, VxWorker *w, uint32_t *awake_left)
 bool vx_idle_leave(Runtime *rt, VxWorker *w)
 {
     bool notified;
-    vx_lock(&rt->idle_lock, &rt->sys);
-    if (atomic_load_explicit(&w->in_sleepers, memory_order_relaxed)) {
-        for (uint32_t i = 0; i < rt->nsleepers; i++) {
-            if (rt->sleepers[i] == w->id) {
-                rt->sleepers[i] = rt->sleepers[--rt->nsleepers];
+    vx_lock(&rt->idle.lock, &rt->sys);
+    if (atomic_load_explicit(&w->remote.in_sleepers, memory_order_relaxed)) {
+        for (uint32_t i = 0; i < rt->idle.nsleepers; i++) {
+            if (rt->idle.sleepers[i] == w->id) {
+                rt->idle.sleepers[i] = rt->idle.sleepers[--rt->idle.nsleepers];
                 break;
             }
         }
-        atomic_store_explicit(&w->in_sleepers, false, memory_order_relaxed);
-        atomic_fetch_add_explicit(&rt->idle, UNPARKED_ONE, memory_order_seq_cst);
+        atomic_store_explicit(&w->remote.in_sleepers, false, memory_order_relaxed);
+        atomic_fetch_add_explicit(&rt->idle.word, UNPARKED_ONE, memory_order_seq_cst);
         notified = false;
     } else {
         notified = true; /* a notifier took us out and counted us as searching */
     }
-    vx_unlock(&rt->idle_lock, &rt->sys);
-    if (notified) w->searching = true;
+    vx_unlock(&rt->idle.lock, &rt->sys);
+    if (notified) w->own.searching = true;
     return notified;
 }
 
 bool vx_idle_work_pending(Runtime *rt)
 {
-    if (vx_mpmc_len_hint(&rt->gq) || atomic_load_explicit(&rt->spill_len, memory_order_seq_cst))
+    if (vx_mpmc_len_hint(&rt->gq.mpmc) || atomic_load_explicit(&rt->gq.spill_len, memory_order_seq_cst))
         return true;
     for (uint32_t i = 0; i < rt->nworkers; i++) {
         VxWorker *v = &rt->workers[i];
         /* LIFO slots are not counted: their owner runs them next, and a thief
          * woken for one would find nothing to steal (see sched.c on stalls). */
-        if (vx_lq_len(&v->q) || vx_lq_len(&v->wq)) return true;
+        if (vx_lq_len(&v->remote.q) || vx_lq_len(&v->remote.wq)) return true;
     }
     return false;
 }

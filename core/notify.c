@@ -20,7 +20,7 @@ struct VexNotify {
     _Atomic uintptr_t state;
     Runtime *rt;               /* NULL once the runtime was destroyed */
     VexAllocator a;            /* a copy: destroying n never needs the runtime */
-    VexNotify *prev, *next;    /* the runtime's list, under rt->objects_lock */
+    VexNotify *prev, *next;    /* the runtime's list, under rt->objects.lock */
 };
 
 VexNotify *vex_notify_create(Runtime *rt)
@@ -32,11 +32,11 @@ VexNotify *vex_notify_create(Runtime *rt)
     n->rt = rt;
     n->a = rt->sys.a;
     n->prev = NULL;
-    vx_lock(&rt->objects_lock, &rt->sys);
-    n->next = rt->notifies;
+    vx_lock(&rt->objects.lock, &rt->sys);
+    n->next = rt->objects.notifies;
     if (n->next) n->next->prev = n;
-    rt->notifies = n;
-    vx_unlock(&rt->objects_lock, &rt->sys);
+    rt->objects.notifies = n;
+    vx_unlock(&rt->objects.lock, &rt->sys);
     return n;
 }
 
@@ -44,13 +44,13 @@ void vx_notify_orphan_all(Runtime *rt)
 {
     /* Tasks are gone with the runtime: their registrations are void. The
      * notifies stay valid objects for their owner to destroy. */
-    vx_lock(&rt->objects_lock, &rt->sys);
-    for (VexNotify *n = rt->notifies; n; n = n->next) {
+    vx_lock(&rt->objects.lock, &rt->sys);
+    for (VexNotify *n = rt->objects.notifies; n; n = n->next) {
         atomic_store_explicit(&n->state, NOTIFY_EMPTY, memory_order_relaxed);
         n->rt = NULL;
     }
-    rt->notifies = NULL;
-    vx_unlock(&rt->objects_lock, &rt->sys);
+    rt->objects.notifies = NULL;
+    vx_unlock(&rt->objects.lock, &rt->sys);
 }
 
 int vex_notify_destroy(VexNotify *n)
@@ -59,13 +59,13 @@ int vex_notify_destroy(VexNotify *n)
     Runtime *rt = n->rt;
     if (rt) {
         if (vx_notify_has_waiter(n)) return VEX_EBUSY;
-        vx_lock(&rt->objects_lock, &rt->sys);
+        vx_lock(&rt->objects.lock, &rt->sys);
         if (n->prev)
             n->prev->next = n->next;
         else
-            rt->notifies = n->next;
+            rt->objects.notifies = n->next;
         if (n->next) n->next->prev = n->prev;
-        vx_unlock(&rt->objects_lock, &rt->sys);
+        vx_unlock(&rt->objects.lock, &rt->sys);
     }
     VexAllocator a = n->a;
     a.free(a.ctx, n, sizeof *n, _Alignof(VexNotify));
@@ -152,7 +152,7 @@ int worker_await_notify(WorkerContext *ctx, VexNotify *n)
 
 unsigned vx_notify_arm(VxWorker *w, VxTask *t, uint64_t gen)
 {
-    VexNotify *n = (VexNotify *)w->ctx.await_src;
+    VexNotify *n = (VexNotify *)w->own.ctx.await_src;
     atomic_store_explicit(&t->wait_src, n, memory_order_relaxed);
     /* release: with the registration CAS below, a signaller that claims us
      * sees this wait's src and gen. */

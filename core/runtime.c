@@ -1,17 +1,7 @@
-/* core/runtime.c - creating, running, stopping and destroying a runtime;
- * live-task accounting; statistics; tracing; the seed API's entry points.
- *
- * Live tasks and auto-shutdown: a single counter touched by every spawn and
- * every completion would bounce one cache line between all workers. Instead
- * rt->live counts live tasks plus "credits" that workers hold: a worker takes
- * credits in batches, spends one per spawn and earns one per completion, and
- * hands everything back when it goes to sleep. So
- *     rt->live == live tasks + sum of credits held,
- * every term is >= 0, and rt->live == 0 exactly when no task is alive and no
- * worker holds credits, which happens only once the last worker has gone
- * idle. The thread whose return brings it to 0 closes it (CAS 0 -> CLOSED)
- * and stops the runtime; a spawn that finds it CLOSED fails with
- * VEX_ESHUTDOWN instead of being silently dropped. */
+/* core/runtime.c - a runtime's life: creating it (checking the config,
+ * setting up every part, starting the workers), running, stopping and
+ * destroying it; statistics and tracing. Live-task accounting is live.c,
+ * spawning spawn.c. No OS calls but through plat.h. */
 #include "rt.h"
 #include "create.h"
 #include "vexrt/task.h"
@@ -53,25 +43,7 @@ void vx_trace(Runtime *rt, const char *what, uint64_t a, uint64_t b)
 
 /* --- Live tasks --- */
 
-static void maybe_auto_shutdown(Runtime *rt)
-{
-    if (!atomic_load_explicit(&rt->auto_shutdown, memory_order_acquire)) return;
-    if (atomic_load_explicit(&rt->phase, memory_order_acquire) != VX_PHASE_RUNNING) return;
-    int64_t zero = 0;
-    if (atomic_compare_exchange_strong_explicit(&rt->live, &zero, VX_LIVE_CLOSED,
-                                                memory_order_acq_rel, memory_order_relaxed)) {
-        vx_trace(rt, "auto-shutdown", 0, 0);
-        vx_sched_stop(rt);
-    }
-}
 
-void vx_live_return_credits(Runtime *rt, VxWorker *w)
-{
-    int64_t c = w->credits;
-    w->credits = 0;
-    if (c) atomic_fetch_sub_explicit(&rt->live, c, memory_order_acq_rel);
-    maybe_auto_shutdown(rt);
-}
 
 /* --- Lifecycle --- */
 
@@ -95,23 +67,23 @@ static void join_threads(Runtime *rt)
 static void free_runtime(Runtime *rt)
 {
     const VxSys sys = rt->sys;
-    if (rt->io_inited) vx_io_pool_stop(rt);
+    vx_pool_stop(rt);
     vx_io_fini(rt);
-    vx_slab_destroy(&rt->tasks);
-    vx_slab_destroy(&rt->timers);
-    vx_slab_destroy(&rt->batches);
+    vx_slab_destroy(&rt->pools.tasks);
+    vx_slab_destroy(&rt->pools.timers);
+    vx_slab_destroy(&rt->pools.batches);
     size_t tsz = sys.p->thread_size ? sys.p->thread_size : 1;
     vx_mem_free(&sys, rt->thread_mem, tsz * rt->nworkers, 16);
-    vx_mem_free(&sys, rt->sleepers, sizeof(uint32_t) * rt->nworkers, _Alignof(uint32_t));
+    vx_mem_free(&sys, rt->idle.sleepers, sizeof(uint32_t) * rt->nworkers, _Alignof(uint32_t));
     vx_mem_free(&sys, rt->workers, sizeof(VxWorker) * rt->nworkers, _Alignof(VxWorker));
-    vx_mem_free(&sys, rt->gq_cells, vx_mpmc_cells_size(rt->gq_capacity), _Alignof(VxMpmcCell));
+    vx_gq_fini(&rt->gq, &sys);
     vx_mem_free(&sys, rt, sizeof(Runtime), _Alignof(Runtime));
     if (sys.p->fini) sys.p->fini(sys.p->ctx);
 }
 
 static unsigned tick_shift_for(uint64_t tick_ns)
 {
-    if (tick_ns == 0) return 10; /* 1.024 us */
+    if (tick_ns == 0) return VX_DEFAULT_TICK_SHIFT;
     return 63 - vx_clz64(tick_ns); /* checked against VEX_TIMER_TICK_MAX_NS */
 }
 
@@ -125,25 +97,25 @@ static size_t pow2_at_least(size_t v)
 static void init_worker(Runtime *rt, VxWorker *w, uint32_t id, void *thread, uint64_t now)
 {
     vx_zero(w, sizeof *w);
-    vx_lq_init(&w->q, VX_LQ_MAX);
-    vx_lq_init(&w->wq, VX_LQ_MAX);
-    atomic_init(&w->lifo, NULL);
-    vx_lock_init(&w->inbox_lock);
-    atomic_init(&w->inbox_len, 0);
+    vx_lq_init(&w->remote.q, VX_LQ_MAX);
+    vx_lq_init(&w->remote.wq, VX_LQ_MAX);
+    atomic_init(&w->remote.lifo, NULL);
+    vx_lock_init(&w->remote.inbox_lock);
+    atomic_init(&w->remote.inbox_len, 0);
     w->rt = rt;
     w->id = id;
-    w->hb_to = UINT32_MAX; /* no hand-over yet */
-    w->rng = 0x9E3779B97F4A7C15ULL * (id + 1) ^ (uint64_t)(uintptr_t)w;
-    if (!w->rng) w->rng = 1;
-    w->ctx.rt = rt;
-    w->ctx.w = w;
-    vx_wheel_init(&w->wheel, rt->tick_shift, now);
+    w->own.hb_to = UINT32_MAX; /* no hand-over yet */
+    w->own.rng = 0x9E3779B97F4A7C15ULL * (id + 1) ^ (uint64_t)(uintptr_t)w;
+    if (!w->own.rng) w->own.rng = 1;
+    w->own.ctx.rt = rt;
+    w->own.ctx.w = w;
+    vx_wheel_init(&w->remote.wheel, rt->tick_shift, now);
     w->thread = thread;
-    atomic_init(&w->timer_cancels, NULL);
-    vx_lock_init(&w->wheel_lock);
-    atomic_init(&w->next_timer_ns, UINT64_MAX);
-    atomic_init(&w->park_state, VX_PARK_EMPTY);
-    for (int i = 0; i < VX_ST_COUNT; i++) atomic_init(&w->stats.v[i], 0);
+    atomic_init(&w->remote.timer_cancels, NULL);
+    vx_lock_init(&w->remote.wheel_lock);
+    atomic_init(&w->remote.next_timer_ns, UINT64_MAX);
+    atomic_init(&w->remote.park_state, VX_PARK_EMPTY);
+    for (int i = 0; i < VX_ST_COUNT; i++) atomic_init(&w->remote.stats.v[i], 0);
 }
 
 /* Core of runtime_new: cfg's allocator and platform are already resolved
@@ -179,37 +151,34 @@ int vx_runtime_new(const RuntimeConfig *cfg, Runtime **out)
     rt->sys = sys;
     rt->nworkers = n;
     rt->tick_shift = tick_shift_for(cfg->timer_tick_ns);
-    rt->gq_capacity = pow2_at_least(cfg->global_queue_capacity ? cfg->global_queue_capacity : 4096);
-    vx_lock_init(&rt->spill_lock);
-    vx_lock_init(&rt->idle_lock);
-    vx_lock_init(&rt->foreign_lock);
-    vx_lock_init(&rt->objects_lock);
-    atomic_init(&rt->spill_len, 0);
-    atomic_init(&rt->idle, (uint64_t)n << 32); /* every worker starts unparked, none searching */
+    vx_pool_init(rt);
+    vx_lock_init(&rt->pools.foreign_lock);
+    vx_lock_init(&rt->objects.lock);
     atomic_init(&rt->live, 0);
     atomic_init(&rt->phase, VX_PHASE_CREATED);
     atomic_init(&rt->stopping, false);
     atomic_init(&rt->auto_shutdown, cfg->auto_shutdown);
     atomic_init(&rt->tracing, cfg->tracing);
-    atomic_init(&rt->foreign_spawns, 0);
-    atomic_init(&rt->foreign_global_pushes, 0);
-    atomic_init(&rt->foreign_cancels, 0);
-    atomic_init(&rt->foreign_unparks, 0);
+    atomic_init(&rt->foreign.spawns, 0);
+    atomic_init(&rt->foreign.global_pushes, 0);
+    atomic_init(&rt->foreign.cancels, 0);
+    atomic_init(&rt->foreign.unparks, 0);
 
     int rc = VEX_ENOMEM;
     size_t tsz = p->thread_size ? p->thread_size : 1;
-    rt->gq_cells = (VxMpmcCell *)vx_mem_alloc(&sys, vx_mpmc_cells_size(rt->gq_capacity),
-                                              _Alignof(VxMpmcCell));
+    size_t gq_cap = pow2_at_least(cfg->global_queue_capacity ? cfg->global_queue_capacity
+                                                             : VX_DEFAULT_GLOBAL_CAPACITY);
     rt->workers = (VxWorker *)vx_mem_alloc(&sys, sizeof(VxWorker) * n, _Alignof(VxWorker));
-    rt->sleepers = (uint32_t *)vx_mem_alloc(&sys, sizeof(uint32_t) * n, _Alignof(uint32_t));
+    uint32_t *sleepers = (uint32_t *)vx_mem_alloc(&sys, sizeof(uint32_t) * n, _Alignof(uint32_t));
+    vx_idle_init(&rt->idle, n, sleepers);
     char *threads = rt->thread_mem = (char *)vx_mem_alloc(&sys, tsz * n, 16);
-    if (!rt->gq_cells || !rt->workers || !rt->sleepers || !threads) goto fail_nothreads;
+    if (vx_gq_init(&rt->gq, &sys, gq_cap) || !rt->workers || !sleepers || !threads)
+        goto fail_nothreads;
     uint64_t now = vx_plat_now_ns(&sys);
     for (uint32_t i = 0; i < n; i++) init_worker(rt, &rt->workers[i], i, threads + tsz * i, now);
-    vx_mpmc_init(&rt->gq, rt->gq_cells, rt->gq_capacity);
-    if (vx_slab_init(&rt->tasks, &rt->sys.a, sizeof(VxTask), VX_TASK_KEEP, n + 1) ||
-        vx_slab_init(&rt->timers, &rt->sys.a, sizeof(VxTimer), 0, n + 1) ||
-        vx_slab_init(&rt->batches, &rt->sys.a, sizeof(VxBatch), 0, n + 1))
+    if (vx_slab_init(&rt->pools.tasks, &rt->sys.a, sizeof(VxTask), VX_TASK_KEEP, n + 1) ||
+        vx_slab_init(&rt->pools.timers, &rt->sys.a, sizeof(VxTimer), 0, n + 1) ||
+        vx_slab_init(&rt->pools.batches, &rt->sys.a, sizeof(VxBatch), 0, n + 1))
         goto fail_nothreads;
     rc = vx_io_init(rt);
     if (rc) goto fail_nothreads;
@@ -228,11 +197,11 @@ int vx_runtime_new(const RuntimeConfig *cfg, Runtime **out)
     /* Each worker sets up its poller state on its own thread (io_uring rings
      * belong to the thread that made them); wait for all of them. */
     for (;;) {
-        uint32_t got = atomic_load_explicit(&rt->attached, memory_order_acquire);
+        uint32_t got = atomic_load_explicit(&rt->io.attached, memory_order_acquire);
         if (got == n) break;
-        vx_plat_park(&sys, &rt->attached, got, VEX_WAIT_FOREVER);
+        vx_plat_park(&sys, &rt->io.attached, got, VEX_WAIT_FOREVER);
     }
-    rc = atomic_load_explicit(&rt->attach_error, memory_order_acquire);
+    rc = atomic_load_explicit(&rt->io.attach_error, memory_order_acquire);
     if (rc) {
         vx_sched_stop(rt);
         join_threads(rt);
@@ -265,7 +234,7 @@ int runtime_run(Runtime *rt)
     vx_trace(rt, "run", rt->nworkers, 0);
     vx_plat_unpark(&rt->sys, &rt->phase, UINT32_MAX);
     /* Nothing spawned and auto-shutdown on: there is nothing to wait for. */
-    maybe_auto_shutdown(rt);
+    vx_live_maybe_shutdown(rt);
     while (atomic_load_explicit(&rt->phase, memory_order_acquire) == VX_PHASE_RUNNING)
         vx_plat_park(&rt->sys, &rt->phase, VX_PHASE_RUNNING, VEX_WAIT_FOREVER);
     join_threads(rt);
@@ -301,7 +270,7 @@ int runtime_enable_auto_shutdown(Runtime *rt, bool enabled)
     atomic_store_explicit(&rt->auto_shutdown, enabled, memory_order_release);
     /* Enabled while every worker is already idle with nothing alive: nobody
      * else would notice, so check here. */
-    if (enabled) maybe_auto_shutdown(rt);
+    if (enabled) vx_live_maybe_shutdown(rt);
     return 0;
 }
 
@@ -318,10 +287,10 @@ int runtime_get_stats(Runtime *rt, RuntimeStats *out)
     uint64_t v[VX_ST_COUNT] = {0};
     for (uint32_t i = 0; i < rt->nworkers; i++)
         for (int k = 0; k < VX_ST_COUNT; k++)
-            v[k] += atomic_load_explicit(&rt->workers[i].stats.v[k], memory_order_relaxed);
+            v[k] += atomic_load_explicit(&rt->workers[i].remote.stats.v[k], memory_order_relaxed);
     vx_zero(out, sizeof *out);
     out->tasks_spawned = v[VX_ST_SPAWNED] +
-                         atomic_load_explicit(&rt->foreign_spawns, memory_order_relaxed);
+                         atomic_load_explicit(&rt->foreign.spawns, memory_order_relaxed);
     out->tasks_done = v[VX_ST_DONE];
     out->poller_events = v[VX_ST_POLLER_EVENTS];
     out->io_submitted = v[VX_ST_IO_SUBMITTED];
@@ -335,12 +304,12 @@ int runtime_get_stats(Runtime *rt, RuntimeStats *out)
     out->timers_fired = v[VX_ST_TIMERS_FIRED];
     out->timers_cancelled = v[VX_ST_TIMERS_CANCELLED];
     out->global_pushes = v[VX_ST_GLOBAL_PUSHES] +
-                         atomic_load_explicit(&rt->foreign_global_pushes, memory_order_relaxed);
+                         atomic_load_explicit(&rt->foreign.global_pushes, memory_order_relaxed);
     out->overflows = v[VX_ST_OVERFLOWS];
-    out->cancels = v[VX_ST_CANCELS] + atomic_load_explicit(&rt->foreign_cancels,
+    out->cancels = v[VX_ST_CANCELS] + atomic_load_explicit(&rt->foreign.cancels,
                                                             memory_order_relaxed);
     out->io_completed = v[VX_ST_IO_COMPLETED];
-    out->blocking_jobs = atomic_load_explicit(&rt->pool_jobs_run, memory_order_relaxed);
+    out->blocking_jobs = atomic_load_explicit(&rt->pool.jobs_run, memory_order_relaxed);
     out->live_tasks = out->tasks_spawned >= out->tasks_done ? out->tasks_spawned - out->tasks_done : 0;
     out->workers = rt->nworkers;
     return 0;
@@ -348,56 +317,13 @@ int runtime_get_stats(Runtime *rt, RuntimeStats *out)
 
 /* --- Spawning --- */
 
-int runtime_spawn_global(Runtime *rt, coro_resume_func fn, void *data)
-{
-    if (!rt) return VEX_EINVAL;
-    return vx_sched_spawn(rt, NULL, fn, data);
-}
 
-int worker_spawn_local(WorkerContext *ctx, coro_resume_func fn, void *data)
-{
-    if (!vx_ctx_live(ctx)) return VEX_EINVAL;
-    return vx_sched_spawn(ctx->rt, ctx->w, fn, data);
-}
 
 /* --- Awaits --- */
 
-uint64_t worker_now_ns(WorkerContext *ctx)
-{
-    if (!ctx) return 0;
-    return vx_plat_now_ns(&ctx->rt->sys);
-}
 
-uint64_t runtime_now_ns(Runtime *rt)
-{
-    if (!rt) return 0;
-    return vx_plat_now_ns(&rt->sys);
-}
 
-VexWakeReason worker_wake_reason(WorkerContext *ctx)
-{
-    if (!vx_ctx_live(ctx)) return VEX_WAKE_NONE;
-    return (VexWakeReason)ctx->reason;
-}
 
-int worker_await_after_ns(WorkerContext *ctx, uint64_t nanos)
-{
-    if (!vx_ctx_live(ctx)) return VEX_EINVAL;
-    uint64_t now = vx_plat_now_ns(&ctx->rt->sys);
-    return vx_timer_prepare(ctx, nanos > UINT64_MAX - now ? UINT64_MAX : now + nanos);
-}
 
-int worker_await_deadline(WorkerContext *ctx, uint64_t deadline_ns)
-{
-    if (!vx_ctx_live(ctx)) return VEX_EINVAL;
-    return vx_timer_prepare(ctx, deadline_ns);
-}
 
-int worker_await_after(WorkerContext *ctx, uint64_t millis)
-{
-    if (!vx_ctx_live(ctx)) return VEX_EINVAL;
-    uint64_t now = vx_plat_now_ns(&ctx->rt->sys);
-    uint64_t d = millis > UINT64_MAX / 1000000u ? UINT64_MAX : millis * 1000000u;
-    return vx_timer_prepare(ctx, d > UINT64_MAX - now ? UINT64_MAX : now + d);
-}
 

@@ -69,7 +69,7 @@ typedef struct VxTask {
     void *_Atomic wait_src;     /* notify or I/O record of the current wait, or NULL */
     _Atomic uint32_t wait_gen;  /* low 32 bits of the gen wait_src was armed for */
     uint8_t wait_kind;          /* VX_WAIT_*; runner only */
-    uint8_t io_events;          /* EventType bits armed in the current wait; runner only */
+    uint8_t io_events;          /* VX_WAIT_IO: the sides (DIR_R|DIR_W) armed; runner only */
     uint16_t spare_;
     /* Free for the pool's use while the task is not allocated. */
     coro_resume_func fn;
@@ -80,8 +80,14 @@ typedef struct VxTask {
 
 #define VX_TASK_KEEP offsetof(VxTask, fn)
 
-/* What wait_src points at. */
-enum { VX_WAIT_NONE = 0, VX_WAIT_NOTIFY = 1, VX_WAIT_IO = 2, VX_WAIT_OP = 3 };
+/* What wait_src points at (and WorkerContext.await_src, during a resume). */
+enum {
+    VX_WAIT_NONE = 0,
+    VX_WAIT_NOTIFY = 1, /* a VexNotify */
+    VX_WAIT_IO = 2,     /* a handle's record (io.h, VxIoRes): a readiness await */
+    VX_WAIT_OP = 3,     /* a VexIoOp of the task's */
+    VX_WAIT_JOB = 4     /* a blocking job of the runtime's (pool.h) */
+};
 
 /* 56 bytes: with the slab's page header, one live task costs about 56.05
  * bytes of runtime memory (the limit is 64). */

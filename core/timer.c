@@ -7,6 +7,7 @@
  * takes it only with a try-lock, to fire the timers of an owner that has
  * fallen behind (vx_timer_rescue). */
 #include "rt.h"
+#include "vexrt/task.h"
 
 VX_INLINE VxTimer *timer_of(VxWheelEntry *e) { return (VxTimer *)(void *)e; }
 
@@ -17,7 +18,7 @@ int vx_timer_prepare(WorkerContext *ctx, uint64_t deadline_ns)
     if (!tm) {
         /* Allocated here, not after the resume, so that running out of memory
          * is reported to the task by the await call itself. */
-        tm = (VxTimer *)vx_slab_alloc(&w->rt->timers, w->id);
+        tm = (VxTimer *)vx_slab_alloc(&w->rt->pools.timers, w->id);
         if (!tm) return vx_ctx_await_failed(ctx, VX_AWAIT_FAIL_TIMER, VEX_ENOMEM);
         ctx->await_timer = tm;
     }
@@ -28,40 +29,40 @@ int vx_timer_prepare(WorkerContext *ctx, uint64_t deadline_ns)
 
 void vx_timer_discard_pending(VxWorker *w)
 {
-    vx_slab_free(&w->rt->timers, w->id, w->ctx.await_timer);
-    w->ctx.await_timer = NULL;
+    vx_slab_free(&w->rt->pools.timers, w->id, w->own.ctx.await_timer);
+    w->own.ctx.await_timer = NULL;
 }
 
 /* Publishes an upper bound of when o's wheel has work next, for workers that
  * watch for a stalled owner. Holder of o's wheel lock. */
 VX_INLINE void publish_next(VxWorker *o)
 {
-    atomic_store_explicit(&o->next_timer_ns, vx_wheel_next_ns(&o->wheel), memory_order_relaxed);
+    atomic_store_explicit(&o->remote.next_timer_ns, vx_wheel_next_ns(&o->remote.wheel), memory_order_relaxed);
 }
 
 bool vx_timer_arm_pending(VxWorker *w, VxTask *t, uint64_t gen)
 {
-    VxTimer *tm = w->ctx.await_timer;
-    w->ctx.await_timer = NULL;
+    VxTimer *tm = w->own.ctx.await_timer;
+    w->own.ctx.await_timer = NULL;
     tm->task = t;
     tm->gen = gen;
     tm->owner = (uint16_t)w->id;
     tm->cancel_next = NULL;
     atomic_store_explicit(&tm->state, VX_TIMER_ARMED, memory_order_relaxed);
-    vx_lock(&w->wheel_lock, &w->rt->sys);
+    vx_lock(&w->remote.wheel_lock, &w->rt->sys);
     /* An empty wheel may not have moved for a long time; bring it to now so
      * the entry lands at the level its real distance calls for. */
-    if (w->wheel.count == 0) vx_wheel_advance(&w->wheel, vx_plat_now_ns(&w->rt->sys));
-    bool filed = vx_wheel_insert(&w->wheel, &tm->e);
+    if (w->remote.wheel.count == 0) vx_wheel_advance(&w->remote.wheel, vx_plat_now_ns(&w->rt->sys));
+    bool filed = vx_wheel_insert(&w->remote.wheel, &tm->e);
     if (filed) {
-        uint64_t tick = vx_wheel_tick_of(&w->wheel, tm->e.deadline_ns);
-        uint64_t at = tick > (UINT64_MAX >> w->wheel.shift) ? UINT64_MAX : tick << w->wheel.shift;
-        if (at < atomic_load_explicit(&w->next_timer_ns, memory_order_relaxed))
-            atomic_store_explicit(&w->next_timer_ns, at, memory_order_relaxed);
+        uint64_t tick = vx_wheel_tick_of(&w->remote.wheel, tm->e.deadline_ns);
+        uint64_t at = tick > (UINT64_MAX >> w->remote.wheel.shift) ? UINT64_MAX : tick << w->remote.wheel.shift;
+        if (at < atomic_load_explicit(&w->remote.next_timer_ns, memory_order_relaxed))
+            atomic_store_explicit(&w->remote.next_timer_ns, at, memory_order_relaxed);
     }
-    vx_unlock(&w->wheel_lock, &w->rt->sys);
+    vx_unlock(&w->remote.wheel_lock, &w->rt->sys);
     if (!filed) {
-        vx_slab_free(&w->rt->timers, w->id, tm); /* already due: the caller wakes the task */
+        vx_slab_free(&w->rt->pools.timers, w->id, tm); /* already due: the caller wakes the task */
         return false;
     }
     t->timer = tm;
@@ -77,14 +78,14 @@ void vx_timer_release(VxWorker *w, VxTask *t)
         /* Only the runner cancels; under the wheel lock nobody fires, so
          * the state is ARMED (linked) or FIRED (unlinked by whoever fired). */
         if (atomic_load_explicit(&tm->state, memory_order_acquire) == VX_TIMER_ARMED) {
-            vx_lock(&w->wheel_lock, &w->rt->sys);
+            vx_lock(&w->remote.wheel_lock, &w->rt->sys);
             if (atomic_load_explicit(&tm->state, memory_order_relaxed) == VX_TIMER_ARMED) {
-                vx_wheel_remove(&w->wheel, &tm->e);
+                vx_wheel_remove(&w->remote.wheel, &tm->e);
                 VX_STAT_INC(w, VX_ST_TIMERS_CANCELLED);
             }
-            vx_unlock(&w->wheel_lock, &w->rt->sys);
+            vx_unlock(&w->remote.wheel_lock, &w->rt->sys);
         }
-        vx_slab_free(&w->rt->timers, w->id, tm);
+        vx_slab_free(&w->rt->pools.timers, w->id, tm);
         return;
     }
     uint32_t exp = VX_TIMER_ARMED;
@@ -93,29 +94,29 @@ void vx_timer_release(VxWorker *w, VxTask *t)
                                                 memory_order_acq_rel, memory_order_acquire)) {
         VX_STAT_INC(w, VX_ST_TIMERS_CANCELLED);
         VxWorker *owner = &w->rt->workers[tm->owner];
-        VxTimer *head = atomic_load_explicit(&owner->timer_cancels, memory_order_relaxed);
+        VxTimer *head = atomic_load_explicit(&owner->remote.timer_cancels, memory_order_relaxed);
         do {
             tm->cancel_next = head;
             /* release: publishes cancel_next; pairs with the drainer's exchange. */
-        } while (!atomic_compare_exchange_weak_explicit(&owner->timer_cancels, &head, tm,
+        } while (!atomic_compare_exchange_weak_explicit(&owner->remote.timer_cancels, &head, tm,
                                                         memory_order_release,
                                                         memory_order_relaxed));
         return;
     }
-    vx_slab_free(&w->rt->timers, w->id, tm); /* fired: the firer is done with it */
+    vx_slab_free(&w->rt->pools.timers, w->id, tm); /* fired: the firer is done with it */
 }
 
 /* Unlinks and frees the entries of o's wheel that other workers cancelled.
  * Holder of o's wheel lock (running as worker w). */
 static void drain_cancels(VxWorker *w, VxWorker *o)
 {
-    if (!atomic_load_explicit(&o->timer_cancels, memory_order_relaxed)) return;
+    if (!atomic_load_explicit(&o->remote.timer_cancels, memory_order_relaxed)) return;
     /* acquire: pairs with the release CAS of the cancelling runner. */
-    VxTimer *tm = atomic_exchange_explicit(&o->timer_cancels, NULL, memory_order_acquire);
+    VxTimer *tm = atomic_exchange_explicit(&o->remote.timer_cancels, NULL, memory_order_acquire);
     while (tm) {
         VxTimer *next = tm->cancel_next;
-        if (tm->e.linked) vx_wheel_remove(&o->wheel, &tm->e);
-        vx_slab_free(&w->rt->timers, w->id, tm); /* counted by the canceller */
+        if (tm->e.linked) vx_wheel_remove(&o->remote.wheel, &tm->e);
+        vx_slab_free(&w->rt->pools.timers, w->id, tm); /* counted by the canceller */
         tm = next;
     }
 }
@@ -126,8 +127,8 @@ static bool fire_due(VxWorker *w, VxWorker *o, uint64_t now_ns)
 {
     drain_cancels(w, o);
     bool woke = false;
-    if (o->wheel.count) {
-        VxWheelEntry *e = vx_wheel_advance(&o->wheel, now_ns);
+    if (o->remote.wheel.count) {
+        VxWheelEntry *e = vx_wheel_advance(&o->remote.wheel, now_ns);
         while (e) {
             VxWheelEntry *next = e->next; /* read first: a woken task may free the entry */
             VxTimer *tm = timer_of(e);
@@ -157,19 +158,19 @@ static bool fire_due(VxWorker *w, VxWorker *o, uint64_t now_ns)
 
 bool vx_timer_run(VxWorker *w, uint64_t now_ns)
 {
-    vx_lock(&w->wheel_lock, &w->rt->sys);
+    vx_lock(&w->remote.wheel_lock, &w->rt->sys);
     bool woke = fire_due(w, w, now_ns);
-    vx_unlock(&w->wheel_lock, &w->rt->sys);
+    vx_unlock(&w->remote.wheel_lock, &w->rt->sys);
     return woke;
 }
 
 uint64_t vx_timer_next_ns(VxWorker *w)
 {
-    vx_lock(&w->wheel_lock, &w->rt->sys);
+    vx_lock(&w->remote.wheel_lock, &w->rt->sys);
     drain_cancels(w, w);
-    uint64_t next = vx_wheel_next_ns(&w->wheel);
-    atomic_store_explicit(&w->next_timer_ns, next, memory_order_relaxed);
-    vx_unlock(&w->wheel_lock, &w->rt->sys);
+    uint64_t next = vx_wheel_next_ns(&w->remote.wheel);
+    atomic_store_explicit(&w->remote.next_timer_ns, next, memory_order_relaxed);
+    vx_unlock(&w->remote.wheel_lock, &w->rt->sys);
     return next;
 }
 
@@ -186,8 +187,8 @@ uint64_t vx_timer_watch_ns(VxWorker *w)
     for (uint32_t i = 1; i < rt->nworkers; i++) {
         VxWorker *o = &rt->workers[(w->id + i) % rt->nworkers];
         /* A sleeping worker wakes up for its own timers. */
-        if (atomic_load_explicit(&o->in_sleepers, memory_order_relaxed)) continue;
-        uint64_t next = atomic_load_explicit(&o->next_timer_ns, memory_order_relaxed);
+        if (atomic_load_explicit(&o->remote.in_sleepers, memory_order_relaxed)) continue;
+        uint64_t next = atomic_load_explicit(&o->remote.next_timer_ns, memory_order_relaxed);
         if (next != UINT64_MAX && next + TIMER_RESCUE_NS < best) best = next + TIMER_RESCUE_NS;
     }
     return best;
@@ -199,11 +200,11 @@ bool vx_timer_rescue(VxWorker *w, uint64_t now_ns)
     bool woke = false;
     for (uint32_t i = 1; i < rt->nworkers; i++) {
         VxWorker *o = &rt->workers[(w->id + i) % rt->nworkers];
-        uint64_t next = atomic_load_explicit(&o->next_timer_ns, memory_order_relaxed);
+        uint64_t next = atomic_load_explicit(&o->remote.next_timer_ns, memory_order_relaxed);
         if (next == UINT64_MAX || next + TIMER_RESCUE_NS > now_ns) continue;
-        if (!vx_trylock(&o->wheel_lock)) continue; /* its owner is at it right now */
+        if (!vx_trylock(&o->remote.wheel_lock)) continue; /* its owner is at it right now */
         woke |= fire_due(w, o, now_ns);
-        vx_unlock(&o->wheel_lock, &rt->sys);
+        vx_unlock(&o->remote.wheel_lock, &rt->sys);
     }
     return woke;
 }
@@ -213,9 +214,45 @@ bool vx_timer_rearm(VxWorker *w, VxTask *t, uint64_t gen)
     if (!t->timer) return true;
     uint64_t deadline = t->timer->e.deadline_ns;
     vx_timer_release(w, t);
-    VxTimer *tm = (VxTimer *)vx_slab_alloc(&w->rt->timers, w->id);
+    VxTimer *tm = (VxTimer *)vx_slab_alloc(&w->rt->pools.timers, w->id);
     if (!tm) return false; /* no memory: end the wait now rather than never */
     tm->e.deadline_ns = deadline;
-    w->ctx.await_timer = tm;
+    w->own.ctx.await_timer = tm;
     return vx_timer_arm_pending(w, t, gen);
+}
+
+/* --- Public entry points --- */
+
+uint64_t worker_now_ns(WorkerContext *ctx)
+{
+    if (!ctx) return 0;
+    return vx_plat_now_ns(&ctx->rt->sys);
+}
+
+uint64_t runtime_now_ns(Runtime *rt)
+{
+    if (!rt) return 0;
+    return vx_plat_now_ns(&rt->sys);
+}
+
+
+int worker_await_after_ns(WorkerContext *ctx, uint64_t nanos)
+{
+    if (!vx_ctx_live(ctx)) return VEX_EINVAL;
+    uint64_t now = vx_plat_now_ns(&ctx->rt->sys);
+    return vx_timer_prepare(ctx, nanos > UINT64_MAX - now ? UINT64_MAX : now + nanos);
+}
+
+int worker_await_deadline(WorkerContext *ctx, uint64_t deadline_ns)
+{
+    if (!vx_ctx_live(ctx)) return VEX_EINVAL;
+    return vx_timer_prepare(ctx, deadline_ns);
+}
+
+int worker_await_after(WorkerContext *ctx, uint64_t millis)
+{
+    if (!vx_ctx_live(ctx)) return VEX_EINVAL;
+    uint64_t now = vx_plat_now_ns(&ctx->rt->sys);
+    uint64_t d = millis > UINT64_MAX / 1000000u ? UINT64_MAX : millis * 1000000u;
+    return vx_timer_prepare(ctx, d > UINT64_MAX - now ? UINT64_MAX : now + d);
 }

@@ -65,9 +65,15 @@ typedef struct VexPollerEvent {
     uint32_t reserved;
 } VexPollerEvent;
 
-/* Tokens: the core's tokens always have the low two bits 00 or 01; a port may
- * use tokens with the low two bits 11 for its own requests (wake-up polls,
- * cancellations) and must not report them. */
+/* Tokens: the low two bits of a core token tell its kind. Tokens passed to
+ * poller_submit have VEX_TOKEN_OP set (their completions are reported as
+ * VEX_PEV_DONE); tokens passed to poller_register and poller_arm have both
+ * low bits clear (VEX_PEV_READY). A port whose completions carry only the
+ * token (io_uring's user_data) may tell the kind from it. A port may use
+ * tokens whose low two bits are VEX_TOKEN_PORT for its own requests
+ * (wake-up polls, cancellations) and must not report them. */
+#define VEX_TOKEN_OP 1u
+#define VEX_TOKEN_PORT 3u
 #define VEX_PEV_READY 1u /* readiness of a registered or armed handle */
 #define VEX_PEV_DONE 2u  /* a submitted or cancelled operation completed */
 
