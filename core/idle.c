@@ -14,11 +14,8 @@
  * No OS calls except through plat.h. */
 #include "rt.h"
 
-#define SEARCHING_MASK ((uint64_t)0xFFFFFFFFu)
 #define UNPARKED_ONE ((uint64_t)1 << 32)
 
-VX_INLINE uint32_t searching_of(uint64_t s) { return (uint32_t)(s & SEARCHING_MASK); }
-VX_INLINE uint32_t unparked_of(uint64_t s) { return (uint32_t)(s >> 32); }
 
 void vx_idle_init(VxIdle *idle, uint32_t n, uint32_t *sleepers)
 {
@@ -35,7 +32,7 @@ bool vx_idle_try_search(Runtime *rt, VxWorker *w)
     /* Sloppy cap (Tokio): at most half the workers search, so one spawn does
      * not turn every sleeper into a thief. */
     uint64_t s = atomic_load_explicit(&rt->idle.word, memory_order_seq_cst);
-    if (2 * searching_of(s) >= rt->nworkers) return false;
+    if (2 * vx_idle_searching(s) >= rt->nworkers) return false;
     atomic_fetch_add_explicit(&rt->idle.word, 1, memory_order_seq_cst);
     w->own.searching = true;
     return true;
@@ -46,12 +43,12 @@ bool vx_idle_stop_search(Runtime *rt, VxWorker *w)
     if (!w->own.searching) return false;
     w->own.searching = false;
     uint64_t prev = atomic_fetch_sub_explicit(&rt->idle.word, 1, memory_order_seq_cst);
-    return searching_of(prev) == 1;
+    return vx_idle_searching(prev) == 1;
 }
 
 VX_INLINE bool should_wake(uint64_t s, uint32_t n)
 {
-    return searching_of(s) == 0 && unparked_of(s) < n;
+    return vx_idle_searching(s) == 0 && vx_idle_unparked(s) < n;
 }
 
 void vx_idle_notify(Runtime *rt)
@@ -84,8 +81,8 @@ bool vx_idle_park(Runtime *rt, VxWorker *w, uint32_t *awake_left)
     rt->idle.sleepers[rt->idle.nsleepers++] = w->id;
     atomic_store_explicit(&w->remote.in_sleepers, true, memory_order_relaxed);
     vx_unlock(&rt->idle.lock, &rt->sys);
-    *awake_left = unparked_of(prev) - 1;
-    return was_searching && searching_of(prev) == 1;
+    *awake_left = vx_idle_unparked(prev) - 1;
+    return was_searching && vx_idle_searching(prev) == 1;
 }
 
 bool vx_idle_leave(Runtime *rt, VxWorker *w)

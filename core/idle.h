@@ -16,6 +16,10 @@ typedef struct VxIdle {
     uint32_t nsleepers;
 } VxIdle;
 
+/* The two halves of the idle word. */
+VX_INLINE uint32_t vx_idle_searching(uint64_t word) { return (uint32_t)word; }
+VX_INLINE uint32_t vx_idle_unparked(uint64_t word) { return (uint32_t)(word >> 32); }
+
 /* Sets up the set for n workers, all unparked (sleepers: n slots from the
  * caller). */
 void vx_idle_init(VxIdle *idle, uint32_t n, uint32_t *sleepers);

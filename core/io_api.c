@@ -59,7 +59,9 @@ int vex_io_forget(Runtime *rt, IoHandle h)
     if (!r) return 0;
     VxWorker *w = vx_sched_current(rt);
     vx_res_forget(rt, w, r, NULL);
-    vx_res_wait_cancels(rt, w, r);
+    /* Without thread identities a worker calling us would wait for its own
+     * queue: then the cancellations go out at its next look at the poller. */
+    if (w || vx_plat_thread_self(&rt->sys)) vx_res_wait_cancels(rt, w, r);
     return 0;
 }
 

@@ -169,7 +169,7 @@ static int op_wait_ready(Runtime *rt, VxWorker *w, VxIoRes *r, VexIoOp *op, uint
     uint32_t d = op_dir(op), side = d - 1;
     vx_lock(&r->lock, &rt->sys);
     uint64_t s = atomic_load_explicit(&r->rstate, memory_order_acquire);
-    if ((s >> 8) != (seen >> 8) && (dirs_for((uint32_t)(s & READY_MASK)) & d)) {
+    if (rstate_events(s) != rstate_events(seen) && (dirs_for((uint32_t)(s & READY_MASK)) & d)) {
         vx_unlock(&r->lock, &rt->sys);
         return 0; /* an edge came while we tried */
     }
@@ -241,7 +241,7 @@ static bool op_attempt(Runtime *rt, VxWorker *w, VexIoOp *op)
         /* Known not ready (an event was seen, and since then a try would
          * have blocked): wait without a system call. Connect always tries:
          * its first step is the connect call itself. */
-        bool skip = r && (seen >> 8) != 0 && !(dirs_for((uint32_t)(seen & READY_MASK)) & d) &&
+        bool skip = r && rstate_events(seen) != 0 && !(dirs_for((uint32_t)(seen & READY_MASK)) & d) &&
                     op->opcode != VEX_OP_CONNECT;
         int rc = skip ? VEX_EAGAIN : vx_plat_io_try(&rt->sys, op);
         if (rc == 0) {

@@ -15,7 +15,7 @@
 void vx_ready_clear_if_quiet(VxIoRes *r, uint64_t seen, uint32_t bits)
 {
     uint64_t s = seen;
-    while ((s >> 8) == (seen >> 8) && (s & bits)) {
+    while (rstate_events(s) == rstate_events(seen) && (s & bits)) {
         if (atomic_compare_exchange_weak_explicit(&r->rstate, &s, s & ~(uint64_t)bits,
                                                   memory_order_acq_rel, memory_order_relaxed))
             return;

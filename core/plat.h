@@ -59,6 +59,12 @@ VX_INLINE int vx_plat_thread_join(const VxSys *s, void *thread)
     return s->p->thread_join(s->p->ctx, thread);
 }
 
+/* The calling thread's identity, or 0 if the platform cannot tell (ABI 3). */
+VX_INLINE uintptr_t vx_plat_thread_self(const VxSys *s)
+{
+    return s->p->abi_version >= 3 && s->p->thread_self ? s->p->thread_self(s->p->ctx) : 0;
+}
+
 VX_INLINE uint32_t vx_plat_cpu_count(const VxSys *s)
 {
     uint32_t n = s->p->cpu_count ? s->p->cpu_count(s->p->ctx) : 1;

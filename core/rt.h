@@ -82,7 +82,8 @@ struct Runtime {
 /* A worker thread's entry point (arg: its VxWorker). */
 void vx_sched_worker_main(void *arg);
 /* The worker of rt running on the calling thread, or NULL (another
- * runtime's worker, or a thread that is no worker). */
+ * runtime's worker, a thread that is no worker, or a platform that cannot
+ * tell threads apart). Scans the workers: for rare calls only. */
 VxWorker *vx_sched_current(Runtime *rt);
 
 /* --- run_queue.c: queueing runnable tasks --- */

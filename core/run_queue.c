@@ -10,7 +10,7 @@
 VX_INLINE bool sibling_sleeps(Runtime *rt)
 {
     uint64_t s = atomic_load_explicit(&rt->idle.word, memory_order_relaxed);
-    return (uint32_t)s == 0 && (uint32_t)(s >> 32) < rt->nworkers;
+    return vx_idle_searching(s) == 0 && vx_idle_unparked(s) < rt->nworkers;
 }
 
 uint32_t vx_rq_queued(VxWorker *w) { return vx_lq_len(&w->remote.q) + vx_lq_len(&w->remote.wq); }

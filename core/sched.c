@@ -217,22 +217,21 @@ static VxTask *steal_work(VxWorker *w)
 
 /* --- Thread entry --- */
 
-/* The worker running on this thread (a compiler feature, not an OS call):
- * lets calls that take only a Runtime (vex_io_forget) tell whether their
- * caller is one of its workers. */
-static _Thread_local VxWorker *current_worker;
-
 VxWorker *vx_sched_current(Runtime *rt)
 {
-    VxWorker *w = current_worker;
-    return w && w->rt == rt ? w : NULL;
+    uintptr_t me = vx_plat_thread_self(&rt->sys);
+    if (!me) return NULL;
+    for (uint32_t i = 0; i < rt->nworkers; i++)
+        if (atomic_load_explicit(&rt->workers[i].self, memory_order_relaxed) == me)
+            return &rt->workers[i];
+    return NULL;
 }
 
 void vx_sched_worker_main(void *arg)
 {
     VxWorker *w = (VxWorker *)arg;
     Runtime *rt = w->rt;
-    current_worker = w;
+    atomic_store_explicit(&w->self, vx_plat_thread_self(&rt->sys), memory_order_relaxed);
     int arc = vx_io_attach(w);
     w->own.poller_attached = arc == 0; /* read at destroy, after the join */
     if (arc) {
@@ -278,7 +277,7 @@ void vx_sched_worker_main(void *arg)
     vx_trace(rt, "worker stop", w->id, 0);
     /* The poller state is released at destroy, once no thread can wake it. */
     w->own.poller_attached = arc == 0;
-    current_worker = NULL;
+    atomic_store_explicit(&w->self, 0, memory_order_relaxed);
 }
 
 /* --- Public entry points --- */

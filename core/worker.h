@@ -133,6 +133,8 @@ typedef struct VxWorker {
     uint32_t id;
     void *thread;                  /* platform thread handle (thread_size bytes) */
     void *plocal;                  /* this worker's poller state, or NULL */
+    _Atomic uintptr_t self;        /* its thread's vx_plat_thread_self(), set by the worker
+                                    * at start (0: not known) */
     VxWorkerRemote remote;
     VxWorkerOwn own;
 } VxWorker;

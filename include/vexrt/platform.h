@@ -27,7 +27,7 @@
 extern "C" {
 #endif
 
-#define VEX_PLATFORM_ABI 2 /* 2: the poller, I/O and signal entries */
+#define VEX_PLATFORM_ABI 3 /* 2: the poller, I/O and signal entries; 3: thread_self */
 
 /* A timeout meaning "no timeout" for park and the poller wait. */
 #define VEX_WAIT_FOREVER UINT64_MAX
@@ -192,6 +192,15 @@ typedef struct VexPlatform {
     int (*signal_open)(void *ctx, int signo, IoHandle *out);
     int (*signal_consume)(void *ctx, IoHandle h);
     int (*signal_close)(void *ctx, IoHandle h);
+
+    /* --- Thread identity (ABI 3; optional) --- */
+    /* Returns a value identifying the calling thread: never 0, the same on
+     * every call from one thread, different between threads alive at the
+     * same time. Lets the core tell its own workers from other threads in
+     * calls that take only a Runtime (vex_io_forget). NULL: every caller is
+     * taken for a thread that is not a worker (docs/porting.md says what
+     * that costs). Any thread. */
+    uintptr_t (*thread_self)(void *ctx);
 } VexPlatform;
 
 /* Returns the platform compiled in as the default for this OS (POSIX threads,

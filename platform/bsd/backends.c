@@ -25,6 +25,7 @@ static void platforms_init(void)
     p->thread_size = VX_POSIX_THREAD_SIZE;
     p->thread_spawn = vx_posix_thread_spawn;
     p->thread_join = vx_posix_thread_join;
+    p->thread_self = vx_posix_thread_self;
     p->cpu_count = vx_posix_cpu_count;
     p->now_ns = vx_posix_now_ns;
 #if VX_HAVE_NATIVE_PARK

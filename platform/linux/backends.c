@@ -31,6 +31,7 @@ static void fill_common(VexPlatform *p, const char *name)
     p->thread_size = VX_POSIX_THREAD_SIZE;
     p->thread_spawn = vx_posix_thread_spawn;
     p->thread_join = vx_posix_thread_join;
+    p->thread_self = vx_posix_thread_self;
     p->cpu_count = vx_posix_cpu_count;
     p->now_ns = vx_posix_now_ns;
     p->park = vx_futex_park;

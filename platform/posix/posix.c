@@ -56,6 +56,14 @@ int vx_posix_thread_spawn(void *ctx, void *thread, vex_thread_func fn, void *arg
     return rc ? vx_posix_error(rc) : 0;
 }
 
+uintptr_t vx_posix_thread_self(void *ctx)
+{
+    (void)ctx;
+    /* pthread_t is an integer or a pointer on every system this builds on. */
+    uintptr_t id = (uintptr_t)pthread_self();
+    return id ? id : 1;
+}
+
 int vx_posix_thread_join(void *ctx, void *thread)
 {
     (void)ctx;

@@ -15,6 +15,7 @@
 
 int vx_posix_thread_spawn(void *ctx, void *thread, vex_thread_func fn, void *arg);
 int vx_posix_thread_join(void *ctx, void *thread);
+uintptr_t vx_posix_thread_self(void *ctx);
 uint32_t vx_posix_cpu_count(void *ctx);
 uint64_t vx_posix_now_ns(void *ctx);
 void vx_posix_trace(void *ctx, const char *line);

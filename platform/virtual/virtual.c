@@ -72,6 +72,7 @@ void vclock_init(VxVirtualClock *vc, uint64_t start_ns)
     p.thread_size = VX_POSIX_THREAD_SIZE;
     p.thread_spawn = vx_posix_thread_spawn;
     p.thread_join = vx_posix_thread_join;
+    p.thread_self = vx_posix_thread_self;
     p.cpu_count = vx_posix_cpu_count;
     p.now_ns = v_now;
     p.park = v_park;

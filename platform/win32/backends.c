@@ -27,6 +27,7 @@ static BOOL CALLBACK platforms_init(PINIT_ONCE once, void *param, void **out)
     p->thread_size = VX_WIN_THREAD_SIZE;
     p->thread_spawn = vx_win_thread_spawn;
     p->thread_join = vx_win_thread_join;
+    p->thread_self = vx_win_thread_self;
     p->cpu_count = vx_win_cpu_count;
     p->now_ns = vx_win_now_ns;
     p->park = vx_win_park;

@@ -40,6 +40,12 @@ int vx_win_thread_spawn(void *ctx, void *thread, vex_thread_func fn, void *arg)
     return 0;
 }
 
+uintptr_t vx_win_thread_self(void *ctx)
+{
+    (void)ctx;
+    return (uintptr_t)GetCurrentThreadId(); /* never 0 */
+}
+
 int vx_win_thread_join(void *ctx, void *thread)
 {
     (void)ctx;

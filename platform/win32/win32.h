@@ -34,6 +34,7 @@ void vx_win_ctx_init(VxWinCtx *c);
 
 int vx_win_thread_spawn(void *ctx, void *thread, vex_thread_func fn, void *arg);
 int vx_win_thread_join(void *ctx, void *thread);
+uintptr_t vx_win_thread_self(void *ctx);
 uint32_t vx_win_cpu_count(void *ctx);
 uint64_t vx_win_now_ns(void *ctx);
 int vx_win_park(void *ctx, uint32_t *word, uint32_t expected, uint64_t timeout_ns);
