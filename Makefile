@@ -36,6 +36,13 @@ LIBCFLAGS := $(CSTD) $(WARN) $(OPT) $(INC) -fPIC -fvisibility=hidden -DVEXRT_BUI
              $(SANFLAGS) $(EXTRA_CFLAGS)
 LDLIBS  := -lpthread
 
+# The version has one definition, in include/vexrt/api.h; the soname and
+# the pkg-config file take it from there.
+version_part = $(shell sed -n 's/^\#define VEXRT_VERSION_$(1) \([0-9]*\).*/\1/p' include/vexrt/api.h)
+VERSION_MAJOR := $(call version_part,MAJOR)
+VERSION       := $(VERSION_MAJOR).$(call version_part,MINOR).$(call version_part,PATCH)
+SONAME        := libvexrt.so.$(VERSION_MAJOR)
+
 
 # PLATFORM picks the OS folder of platform/ (linux by default). Other OS
 # builds are described by mk/plat-<name>.mk, read here so they can replace
@@ -43,7 +50,7 @@ LDLIBS  := -lpthread
 PLATFORM   ?= linux
 CORE_SRCS  := $(wildcard core/*.c)
 ALLOC_SRCS := alloc/slab.c alloc/libc.c
-PLAT_SRCS  := platform/platform.c platform/linux/backends.c platform/posix/posix.c platform/linux/futex.c \
+PLAT_SRCS  := platform/defaults.c platform/linux/backends.c platform/posix/posix.c platform/linux/futex.c \
               platform/linux/epoll.c platform/linux/io_ops.c platform/linux/uring.c \
               platform/posix/io_ops.c
 LIB_TARGETS = $(BUILD)/libvexrt.a $(BUILD)/libvexrt.so
@@ -51,6 +58,7 @@ LIB_TARGETS = $(BUILD)/libvexrt.a $(BUILD)/libvexrt.so
 LIB_SRCS   := $(CORE_SRCS) $(ALLOC_SRCS) $(PLAT_SRCS)
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 HEADERS    := $(wildcard include/*.h include/vexrt/*.h core/*.h alloc/*.h platform/*.h platform/*/*.h)
+LIB_DEPS   := $(LIB_OBJS:.o=.d)
 
 .PHONY: all lib test asan tsan run bench check-freestanding install clean criterion-deps \
         test-build tsan-build examples
@@ -65,10 +73,14 @@ FLAGS_STAMP := $(BUILD)/.flags-$(shell echo '$(CC) $(LIBCFLAGS)' | md5sum | cut 
 $(FLAGS_STAMP):
 	@mkdir -p $(BUILD) && rm -f $(BUILD)/.flags-* && touch $@
 
-$(BUILD)/obj/%.o: %.c $(HEADERS) $(FLAGS_STAMP)
+# Header dependencies come from the compiler (-MMD): an object is rebuilt
+# when a header it includes changes, and only then.
+$(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(LIBCFLAGS) -c $< -o $@
+	$(Q)$(CC) $(LIBCFLAGS) -MMD -MP -c $< -o $@
+
+-include $(LIB_DEPS)
 
 $(BUILD)/libvexrt.a: $(LIB_OBJS)
 	@rm -f $@
@@ -77,8 +89,8 @@ $(BUILD)/libvexrt.a: $(LIB_OBJS)
 
 $(BUILD)/libvexrt.so: $(LIB_OBJS)
 	@echo "  LD      $@"
-	$(Q)$(CC) -shared -Wl,-soname,libvexrt.so.0 $(SANFLAGS) -o $(BUILD)/libvexrt.so.0 $^ $(LDLIBS)
-	$(Q)ln -sf libvexrt.so.0 $@
+	$(Q)$(CC) -shared -Wl,-soname,$(SONAME) $(SANFLAGS) -o $(BUILD)/$(SONAME) $^ $(LDLIBS)
+	$(Q)ln -sf $(SONAME) $@
 
 # --- Examples -------------------------------------------------------------
 
@@ -191,14 +203,16 @@ check-freestanding: $(BUILD)/libvexrt.a
 
 # --- Install --------------------------------------------------------------
 
+# Headers as an embedder gets them: <vexrt.h> (everything), <vexrt/*.h>,
+# and the seed's "runtime.h"; `pkg-config --cflags vexrt` serves all three.
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/vexrt $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 $(BUILD)/libvexrt.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(BUILD)/libvexrt.so.0 $(DESTDIR)$(PREFIX)/lib/
-	ln -sf libvexrt.so.0 $(DESTDIR)$(PREFIX)/lib/libvexrt.so
-	install -m 644 include/runtime.h $(DESTDIR)$(PREFIX)/include/
+	install -m 755 $(BUILD)/$(SONAME) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libvexrt.so
+	install -m 644 include/runtime.h include/vexrt.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 include/vexrt/*.h $(DESTDIR)$(PREFIX)/include/vexrt/
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: vexrt\nDescription: Vex async I/O runtime (M:N tasks, work stealing, timers, I/O)\nVersion: 0.1.0\nLibs: -L$${libdir} -lvexrt\nLibs.private: -lpthread\nCflags: -I$${includedir}\n' '$(PREFIX)' \
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: vexrt\nDescription: Vex async I/O runtime (M:N tasks, work stealing, timers, I/O)\nVersion: %s\nLibs: -L$${libdir} -lvexrt\nLibs.private: -lpthread\nCflags: -I$${includedir}\n' '$(PREFIX)' '$(VERSION)' \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/vexrt.pc
 
 clean:

@@ -6,6 +6,17 @@
  *   words K+1.. addresses of more free objects (NULL-terminated if not full) */
 #include "slab.h"
 
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC visibility push(hidden)
+#endif
+
+/* Bytes zeroed without naming libc (a compiler may still emit memset). */
+VX_SLAB_INLINE void slab_zero(void *p, size_t n)
+{
+    unsigned char *b = (unsigned char *)p;
+    while (n--) *b++ = 0;
+}
+
 /* --- AddressSanitizer ---
  *
  * Under ASan a free object is poisoned past its kept prefix, so a
@@ -27,7 +38,7 @@
 
 #ifdef VX_SLAB_ASAN
 /* The sanitizer runtime's, declared here to keep this file free of libc
- * and sanitizer headers; default visibility, as vx.h hides what follows it. */
+ * and sanitizer headers; default visibility, as the pragma above hides the rest. */
 #pragma GCC visibility push(default)
 void __asan_poison_memory_region(void const volatile *addr, size_t size);
 void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
@@ -40,7 +51,7 @@ void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 #endif
 
 /* Poisons what the pool may reuse of a freed object: all but the kept prefix. */
-VX_INLINE void poison_free(const VxSlab *s, void *obj)
+VX_SLAB_INLINE void poison_free(const VxSlab *s, void *obj)
 {
     size_t keep = s->keep_words * sizeof(void *);
     POISON((char *)obj + keep, s->obj_size - keep);
@@ -48,7 +59,7 @@ VX_INLINE void poison_free(const VxSlab *s, void *obj)
 
 /* The words of a free object past the kept prefix: [0] is the block link,
  * [1..] the entries. Read and written only through these two. */
-VX_INLINE void *word_get(const VxSlab *s, void *obj, uint32_t i)
+VX_SLAB_INLINE void *word_get(const VxSlab *s, void *obj, uint32_t i)
 {
     void **w = &((void **)obj)[s->keep_words + i];
     UNPOISON(w, sizeof *w);
@@ -57,7 +68,7 @@ VX_INLINE void *word_get(const VxSlab *s, void *obj, uint32_t i)
     return v;
 }
 
-VX_INLINE void word_set(const VxSlab *s, void *obj, uint32_t i, void *v)
+VX_SLAB_INLINE void word_set(const VxSlab *s, void *obj, uint32_t i, void *v)
 {
     void **w = &((void **)obj)[s->keep_words + i];
     UNPOISON(w, sizeof *w);
@@ -70,7 +81,7 @@ VX_INLINE void word_set(const VxSlab *s, void *obj, uint32_t i, void *v)
 #define ENTRY_GET(s, obj, i) word_get((s), (obj), 1 + (i))
 #define ENTRY_SET(s, obj, i, v) word_set((s), (obj), 1 + (i), (v))
 
-VX_INLINE VxSlabPage *page_of(void *obj)
+VX_SLAB_INLINE VxSlabPage *page_of(void *obj)
 {
     return (VxSlabPage *)((uintptr_t)obj & ~(uintptr_t)(VX_SLAB_PAGE - 1));
 }
@@ -96,7 +107,7 @@ int vx_slab_init(VxSlab *s, const VexAllocator *a, size_t obj_size, size_t keep,
     if (!s->heaps) return VEX_ENOMEM;
     for (uint32_t i = 0; i < nheaps; i++) {
         VxSlabHeap *h = &s->heaps[i];
-        vx_zero(h, sizeof *h);
+        slab_zero(h, sizeof *h);
         atomic_init(&h->remote, NULL);
     }
     return 0;
@@ -125,13 +136,13 @@ static void unpack(VxSlab *s, VxSlabHeap *h, void *block)
     for (uint32_t i = 0; i < entries; i++) {
         void *obj = ENTRY_GET(s, block, i);
         if (!obj) break;
-        VX_PREFETCH_W(obj);
+        VX_SLAB_PREFETCH_W(obj);
         h->mag[h->nmag++] = obj;
     }
     h->mag[h->nmag++] = block; /* popped first: its line is already here */
 }
 
-VX_NOINLINE static void *alloc_slow(VxSlab *s, uint32_t hi)
+VX_SLAB_NOINLINE static void *alloc_slow(VxSlab *s, uint32_t hi)
 {
     VxSlabHeap *h = &s->heaps[hi];
     if (!h->blocks) {
@@ -167,14 +178,14 @@ VX_NOINLINE static void *alloc_slow(VxSlab *s, uint32_t hi)
     void *obj = h->bump;
     h->bump += s->obj_size;
     UNPOISON(obj, s->obj_size);
-    vx_zero(obj, s->obj_size);
+    slab_zero(obj, s->obj_size);
     return obj;
 }
 
 void *vx_slab_alloc(VxSlab *s, uint32_t hi)
 {
     VxSlabHeap *h = &s->heaps[hi];
-    if (VX_LIKELY(h->nmag)) {
+    if (VX_SLAB_LIKELY(h->nmag)) {
         void *obj = h->mag[--h->nmag];
         UNPOISON(obj, s->obj_size);
         return obj;
@@ -205,7 +216,7 @@ void vx_slab_free(VxSlab *s, uint32_t cur, void *obj)
     poison_free(s, obj);
     if (owner == cur) {
         VxSlabHeap *h = &s->heaps[cur];
-        if (VX_LIKELY(h->nmag < VX_SLAB_MAG)) {
+        if (VX_SLAB_LIKELY(h->nmag < VX_SLAB_MAG)) {
             h->mag[h->nmag++] = obj;
             return;
         }

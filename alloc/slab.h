@@ -22,7 +22,31 @@
 #ifndef VX_SLAB_H
 #define VX_SLAB_H
 
-#include "vx.h"
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vexrt/alloc.h"
+#include "vexrt/error.h"
+
+/* The pools build from alloc/ and include/ alone (no core/ header): these
+ * are their own compiler helpers, and nothing here is exported. */
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC visibility push(hidden)
+#define VX_SLAB_INLINE static inline __attribute__((always_inline))
+#define VX_SLAB_NOINLINE __attribute__((noinline))
+#define VX_SLAB_LIKELY(x) __builtin_expect(!!(x), 1)
+#define VX_SLAB_PREFETCH_W(p) __builtin_prefetch((p), 1, 3)
+#else
+#define VX_SLAB_INLINE static inline
+#define VX_SLAB_NOINLINE
+#define VX_SLAB_LIKELY(x) (x)
+#define VX_SLAB_PREFETCH_W(p) ((void)(p))
+#endif
+/* A heap's owner-only part and its remote stack on lines of their own (two
+ * lines: adjacent-line prefetch, as core/vx.h's VX_CACHE_LINE). */
+#define VX_SLAB_ALIGNED _Alignas(128)
 
 #define VX_SLAB_PAGE ((size_t)64 * 1024)
 #define VX_SLAB_HEADER ((size_t)64) /* page header; objects follow it */
@@ -47,7 +71,7 @@ typedef struct VxSlabPending {
 
 typedef struct VxSlabHeap {
     /* Owner-only. */
-    VX_ALIGNED uint32_t nmag;
+    VX_SLAB_ALIGNED uint32_t nmag;
     void *mag[VX_SLAB_MAG];
     void *blocks;            /* full blocks of own objects (local frees past the magazine) */
     char *bump;              /* next never-used object in the current page */
@@ -55,7 +79,7 @@ typedef struct VxSlabHeap {
     uint64_t pages;          /* pages carved by this heap */
     VxSlabPending pending[VX_SLAB_PENDING];
     /* Written by other threads. */
-    VX_ALIGNED _Atomic(void *) remote; /* stack of blocks freed by other threads */
+    VX_SLAB_ALIGNED _Atomic(void *) remote; /* stack of blocks freed by other threads */
 } VxSlabHeap;
 
 typedef struct VxSlab {
@@ -93,21 +117,25 @@ void vx_slab_free(VxSlab *s, uint32_t cur, void *obj);
 void vx_slab_flush(VxSlab *s, uint32_t cur);
 
 /* Returns the pool an object handed out by vx_slab_alloc belongs to. */
-VX_INLINE VxSlab *vx_slab_pool_of(const void *obj)
+VX_SLAB_INLINE VxSlab *vx_slab_pool_of(const void *obj)
 {
     return ((const VxSlabPage *)((uintptr_t)obj & ~(uintptr_t)(VX_SLAB_PAGE - 1)))->pool;
 }
 
 /* Bytes currently held from the allocator (pages only). */
-VX_INLINE size_t vx_slab_bytes(VxSlab *s)
+VX_SLAB_INLINE size_t vx_slab_bytes(VxSlab *s)
 {
     return atomic_load_explicit(&s->page_count, memory_order_relaxed) * VX_SLAB_PAGE;
 }
 
 /* Objects one page holds. */
-VX_INLINE size_t vx_slab_per_page(const VxSlab *s)
+VX_SLAB_INLINE size_t vx_slab_per_page(const VxSlab *s)
 {
     return (VX_SLAB_PAGE - VX_SLAB_HEADER) / s->obj_size;
 }
+
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC visibility pop
+#endif
 
 #endif /* VX_SLAB_H */

@@ -1,5 +1,5 @@
 /* core/create.h - the core's constructor, called by the entry points in
- * platform/platform.c once they have filled in the default platform and
+ * platform/defaults.c once they have filled in the default platform and
  * allocator (the core never names a platform itself). */
 #ifndef VX_CREATE_H
 #define VX_CREATE_H

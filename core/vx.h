@@ -7,16 +7,12 @@
 #ifndef VX_VX_H
 #define VX_VX_H
 
-#ifndef VEXRT_FREESTANDING
-#define VEXRT_FREESTANDING 1 /* keep runtime.h from pulling in stdio/stdlib */
-#endif
-
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime.h"
+#include "vexrt/runtime.h"
 #include "vexrt/alloc.h"
 #include "vexrt/error.h"
 #include "vexrt/platform.h"

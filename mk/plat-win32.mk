@@ -7,7 +7,7 @@
 # WaitOnAddress parking, the IOCP poller) instead of the Linux files. No DLL:
 # link programs with the static library and $(LDLIBS) below.
 ifeq ($(PLATFORM),win32)
-PLAT_SRCS   := platform/platform.c $(sort $(wildcard platform/win32/*.c))
+PLAT_SRCS   := platform/defaults.c $(sort $(wildcard platform/win32/*.c))
 LIB_TARGETS  = $(BUILD)/libvexrt.a
 # ws2_32/mswsock: Winsock and its extensions; ntdll: the AFD poll and
 # NtCancelIoFileEx; synchronization: WaitOnAddress; winmm: timeBeginPeriod.

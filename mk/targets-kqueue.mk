@@ -23,7 +23,7 @@
 KQ_BUILD   := $(BUILD)/kqueue
 KQ_NATIVE  := $(shell printf '\043include <sys/event.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo yes)
 KQ_INC     := $(if $(KQ_NATIVE),,-Itests/kqueue)
-KQ_PLAT    := platform/platform.c platform/bsd/backends.c platform/bsd/kqueue.c \
+KQ_PLAT    := platform/defaults.c platform/bsd/backends.c platform/bsd/kqueue.c \
               platform/posix/posix.c platform/posix/park.c platform/posix/io_ops.c
 KQ_SRCS    := $(CORE_SRCS) $(ALLOC_SRCS) $(KQ_PLAT)
 KQ_OBJS    := $(KQ_SRCS:%.c=$(KQ_BUILD)/obj/%.o)

@@ -1,5 +1,5 @@
-/* platform/os.h - what an OS build of platform/ offers to platform/platform.c:
- * its I/O backends, by index, in order of preference. platform.c turns a
+/* platform/os.h - what an OS build of platform/ offers to platform/defaults.c:
+ * its I/O backends, by index, in order of preference. defaults.c turns a
  * RuntimeConfig into a runtime with them; each OS folder (linux/, win32/,
  * bsd/) implements these four functions once, over its own table. */
 #ifndef VX_PLATFORM_OS_H

@@ -20,7 +20,7 @@
 #ifndef VEXRT_CANCEL_H
 #define VEXRT_CANCEL_H
 
-#include "runtime.h"
+#include "vexrt/runtime.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#include "runtime.h"
+#include "vexrt/runtime.h"
 
 #ifdef __cplusplus
 extern "C" {

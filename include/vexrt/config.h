@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "runtime.h"
+#include "vexrt/runtime.h"
 #include "vexrt/alloc.h"
 #include "vexrt/platform.h"
 

@@ -43,7 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime.h"
+#include "vexrt/runtime.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -12,7 +12,7 @@
 
 #include <stdbool.h>
 
-#include "runtime.h"
+#include "vexrt/runtime.h"
 
 #ifdef __cplusplus
 extern "C" {

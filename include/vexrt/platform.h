@@ -34,10 +34,6 @@ extern "C" {
 
 typedef void (*vex_thread_func)(void *arg);
 
-/* A handle the OS gives out: a file descriptor on POSIX, a HANDLE or SOCKET
- * on Windows (also declared, identically, in runtime.h). */
-typedef uintptr_t IoHandle;
-
 struct VexIoOp; /* vexrt/io.h */
 
 /* Readiness bits, in poller_arm's events and in readiness events' result. */

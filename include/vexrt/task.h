@@ -3,7 +3,7 @@
 #ifndef VEXRT_TASK_H
 #define VEXRT_TASK_H
 
-#include "runtime.h"
+#include "vexrt/runtime.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,5 +1,5 @@
 /* platform/bsd/backends.c - the BSD and macOS build's backends for
- * platform.c (platform/os.h): one, "kqueue", on POSIX threads, with the
+ * defaults.c (platform/os.h): one, "kqueue", on POSIX threads, with the
  * system's own wait-on-address for parking where park.c knows it (FreeBSD,
  * macOS 14.4) and the portable parking lot elsewhere. */
 #include <pthread.h>

@@ -1,4 +1,4 @@
-/* platform/linux/backends.c - the Linux build's backends for platform.c:
+/* platform/linux/backends.c - the Linux build's backends for defaults.c:
  * POSIX threads and futex parking with the io_uring poller (preferred where
  * this kernel and process allow it) or the epoll poller. */
 #include <pthread.h>

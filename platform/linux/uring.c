@@ -76,17 +76,16 @@
 #define CQ_ENTRIES (4u * SQ_ENTRIES)
 #define PROBE_OPS 256u
 
-/* Our own requests: low bits 11, which no core token has; the high bit keeps
- * them apart from anything derived from a pointer. Never reported. */
+/* Our own requests: low bits VEX_TOKEN_PORT, which no core token has; the
+ * high bit keeps them apart from anything derived from a pointer. Never
+ * reported. */
 #define WAKE_TOKEN (~(uint64_t)0)       /* the eventfd's multishot poll */
 #define CANCEL_TOKEN (~(uint64_t)0 - 4) /* ASYNC_CANCEL requests: their CQEs are swallowed */
-#define IS_OWN_TOKEN(ud) (((ud) & 3u) == 3u)
+#define IS_OWN_TOKEN(ud) (((ud) & 3u) == VEX_TOKEN_PORT)
 
-/* The core tags operation tokens 01 and readiness tokens 00 (core/io.c);
- * a CQE carries only user_data, so this bit is how a completion finds its
- * kind. poller_arm and poller_submit check it, so a change in the core fails
- * loudly (VEX_EINVAL) instead of dropping events. */
-#define OP_TOKEN_BIT 1u
+/* A CQE carries only user_data: the kind of request is the token's
+ * VEX_TOKEN_OP bit (the contract in vexrt/platform.h), checked on
+ * submission so a caller that breaks it fails loudly (VEX_EINVAL). */
 
 /* The setup modes tried, best first (see DESIGN-NOTES R9): one issuer with
  * completion work deferred to its waits; else cooperative task work with a
@@ -460,7 +459,7 @@ static uint32_t cq_reap(UringLocal *l, VexPollerEvent *ev, uint32_t max)
         int32_t res = cqe->res;
         ev[k].token = ud;
         ev[k].reserved = 0;
-        if (ud & OP_TOKEN_BIT) {
+        if (ud & VEX_TOKEN_OP) {
             ev[k].kind = VEX_PEV_DONE;
             ev[k].result = res >= 0 ? (int64_t)res : (int64_t)vx_posix_error(-res);
         } else {
@@ -629,7 +628,7 @@ static int ur_submit(void *ctx, void *poller, void *local, struct VexIoOp *op, u
     (void)ctx;
     (void)poller;
     UringLocal *l = local;
-    if (!l || !l->live || !op || (token & 3u) != OP_TOKEN_BIT) return VEX_EINVAL;
+    if (!l || !l->live || !op || (token & 3u) != VEX_TOKEN_OP) return VEX_EINVAL;
     if (op->opcode < VEX_OP_READ || op->opcode > VEX_OP_FSYNC) return VEX_EINVAL;
     if (op->opcode == VEX_OP_ACCEPT && op->buf && op->len > INT_MAX) return VEX_EINVAL;
     struct io_uring_sqe *sqe = sqe_get(l);

@@ -1,4 +1,4 @@
-/* platform/win32/backends.c - the Windows build's backends for platform.c:
+/* platform/win32/backends.c - the Windows build's backends for defaults.c:
  * Windows threads, WaitOnAddress parking and the QueryPerformanceCounter
  * clock, with the IOCP poller ("iocp", the only backend). */
 #include <string.h>

@@ -1,4 +1,4 @@
-/* platform/platform.c - the entry points that fill a config's defaults before
+/* platform/defaults.c - the entry points that fill a config's defaults before
  * the core sees it (the core itself never names a platform or allocator),
  * over the backends the OS build offers (os.h; linux/backends.c on Linux).
  *
