@@ -6,6 +6,7 @@
 #   make asan             the same suite under AddressSanitizer + UBSan
 #   make tsan             the same test bodies under ThreadSanitizer, driven by the
 #                         project's own runner (Criterion cannot run under TSan)
+#   make debug            the suite with the core's internal assertions compiled in
 #   make run              the showcase example
 #   make bench            the compute benchmarks (JSON lines, see bench/)
 #   make check-freestanding   core/ + slab pools link with nothing but mem* symbols
@@ -60,7 +61,7 @@ LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 HEADERS    := $(wildcard include/*.h include/vexrt/*.h core/*.h alloc/*.h platform/*.h platform/*/*.h)
 LIB_DEPS   := $(LIB_OBJS:.o=.d)
 
-.PHONY: all lib test asan tsan run bench check-freestanding install clean criterion-deps \
+.PHONY: all lib test asan tsan debug run bench check-freestanding install clean criterion-deps \
         test-build tsan-build examples
 
 all: lib examples
@@ -157,6 +158,12 @@ asan:
 
 tsan:
 	$(MAKE) BUILD=build/tsan SAN=tsan OPT="-O1 -g" tsan-run
+
+# The suite against a library whose internal assertions (VX_ASSERT: the
+# state machines, ring and inbox invariants) are compiled in; a release
+# build compiles them out.
+debug:
+	$(MAKE) BUILD=build/debug OPT="-O1 -g" EXTRA_CFLAGS=-DVX_DEBUG test
 
 tsan-run: $(BUILD)/tests/vexrt-tests-mini
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \

@@ -145,18 +145,24 @@ VxWorker *vx_stall_pick_watch(VxWorker *w, uint64_t *interval)
 /* Takes the stuck victim's ring (half) and LIFO task into w's empty ring. */
 bool vx_stall_rescue(VxWorker *w, VxWorker *v)
 {
+    /* w was asleep: its rings are empty, and a steal fills at most half of
+     * one, so every push below has room. */
+    VX_ASSERT(vx_lq_len(&w->remote.wq) == 0 && vx_lq_len(&w->remote.q) == 0);
     uint32_t got = 0, n = 0;
+    bool ok = true;
     VxTask *t = (VxTask *)vx_lq_steal_into(&v->remote.wq, &w->remote.wq, &n);
-    if (t) vx_lq_push_owner(&w->remote.wq, t);
+    if (t) ok &= vx_lq_push_owner(&w->remote.wq, t);
     got += n;
     t = (VxTask *)vx_lq_steal_into(&v->remote.q, &w->remote.q, &n);
-    if (t) vx_lq_push_owner(&w->remote.q, t);
+    if (t) ok &= vx_lq_push_owner(&w->remote.q, t);
     got += n;
     VxTask *l = atomic_exchange_explicit(&v->remote.lifo, NULL, memory_order_acquire);
     if (l) {
-        vx_lq_push_owner(&w->remote.q, l);
+        ok &= vx_lq_push_owner(&w->remote.q, l);
         got++;
     }
+    VX_ASSERT(ok);
+    (void)ok;
     if (atomic_load_explicit(&v->remote.inbox_len, memory_order_relaxed)) got += vx_inbox_drain(w, v);
     VX_STAT_ADD(w, VX_ST_STEALS, got);
     return got != 0;

@@ -43,6 +43,7 @@ bool vx_idle_stop_search(Runtime *rt, VxWorker *w)
     if (!w->own.searching) return false;
     w->own.searching = false;
     uint64_t prev = atomic_fetch_sub_explicit(&rt->idle.word, 1, memory_order_seq_cst);
+    VX_ASSERT(vx_idle_searching(prev) >= 1);
     return vx_idle_searching(prev) == 1;
 }
 
@@ -78,6 +79,8 @@ bool vx_idle_park(Runtime *rt, VxWorker *w, uint32_t *awake_left)
     vx_lock(&rt->idle.lock, &rt->sys);
     uint64_t dec = UNPARKED_ONE | (was_searching ? 1 : 0);
     uint64_t prev = atomic_fetch_sub_explicit(&rt->idle.word, dec, memory_order_seq_cst);
+    VX_ASSERT(vx_idle_unparked(prev) >= 1 && (!was_searching || vx_idle_searching(prev) >= 1));
+    VX_ASSERT(rt->idle.nsleepers < rt->nworkers);
     rt->idle.sleepers[rt->idle.nsleepers++] = w->id;
     atomic_store_explicit(&w->remote.in_sleepers, true, memory_order_relaxed);
     vx_unlock(&rt->idle.lock, &rt->sys);

@@ -64,7 +64,9 @@ void vx_cancel_remote_done(Runtime *rt, VxIoRes *r, VexIoOp **closers)
 {
     /* seq_cst: against close_start, which publishes the closer and then
      * reads the count (both sides then exchange: one of them takes it). */
-    if (atomic_fetch_sub_explicit(&r->remote_cancels, 1, memory_order_seq_cst) != 1) return;
+    uint32_t prev = atomic_fetch_sub_explicit(&r->remote_cancels, 1, memory_order_seq_cst);
+    VX_ASSERT(prev >= 1); /* counted before it was queued */
+    if (prev != 1) return;
     VexIoOp *cl = atomic_exchange_explicit(&r->closer, NULL, memory_order_seq_cst);
     if (cl) {
         OP_NEXT(cl) = (uint64_t)(uintptr_t)*closers;

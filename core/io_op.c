@@ -30,6 +30,7 @@ void vx_op_wake(Runtime *rt, VxWorker *w, VxTask *t, VexIoOp *op)
 
 void vx_io_op_finished(Runtime *rt, VexIoOp *op)
 {
+    VX_ASSERT(op_state(op) == OP_POOL || op_state(op) == OP_CANCELLING);
     VxTask *t = (VxTask *)(uintptr_t)OP_TASK(op); /* read first: after DONE the op may be gone */
     /* seq_cst: pairs with the runner that publishes a new wait_gen and then
      * re-checks the state before parking (vx_io_op_continue). */
@@ -44,6 +45,7 @@ void vx_io_op_finished(Runtime *rt, VexIoOp *op)
  * handle is being closed, or VEX_ENOMEM. */
 static int op_track(Runtime *rt, VexIoOp *op)
 {
+    VX_ASSERT(op_state(op) == OP_IDLE && op->opcode != VEX_OP_CLOSE);
     VxIoRes *r = vx_res_get(rt, op->handle);
     if (!r) return VEX_ENOMEM;
     int rc = 0;
@@ -78,6 +80,8 @@ static void op_untrack(Runtime *rt, VexIoOp *op)
 static void native_done(VxWorker *w, VexIoOp *op, int64_t result, VexIoOp **closers)
 {
     Runtime *rt = w->rt;
+    VX_ASSERT(op_state(op) == OP_NATIVE || op_state(op) == OP_CANCELLING);
+    VX_ASSERT(op->opcode == VEX_OP_CLOSE || op_owner(op) == w->id); /* its ring's worker */
     op->result = result;
     if (op->opcode != VEX_OP_CLOSE) op_untrack(rt, op);
     if (op_cas_state(op, OP_NATIVE, OP_DONE)) return;
@@ -121,6 +125,7 @@ void vx_op_complete_native(VxWorker *w, VexIoOp *op, int64_t result)
  * owner does not matter once it is out). */
 static void close_submit(VxWorker *w, VexIoOp *op)
 {
+    VX_ASSERT(op->opcode == VEX_OP_CLOSE && op_state(op) == OP_NATIVE);
     Runtime *rt = w->rt;
     int rc = vx_plat_poller_submit(&rt->sys, rt->io.poller, w->plocal, op, op_token(op));
     if (rc == 0) return;
@@ -362,6 +367,7 @@ bool vx_io_op_continue(VxWorker *w, VxTask *t, unsigned *reason)
 {
     Runtime *rt = w->rt;
     VexIoOp *op = (VexIoOp *)atomic_load_explicit(&t->wait_src, memory_order_relaxed);
+    VX_ASSERT(op && op_state(op) != OP_IDLE); /* started by vx_io_op_start */
     bool published = false;
     for (;;) {
         uint64_t st = op_state(op);
@@ -437,6 +443,7 @@ void vx_io_drop_pending(WorkerContext *ctx)
 /* Starts the blocking job of the current resume on the pool. */
 static unsigned job_start(VxWorker *w, VxTask *t, uint64_t gen, VexIoOp *op)
 {
+    VX_ASSERT(op->opcode == VX_OP_FN_JOB);
     Runtime *rt = w->rt;
     OP_TASK(op) = (uint64_t)(uintptr_t)t;
     OP_META(op) = op_meta(gen, w->id, 0);

@@ -41,8 +41,9 @@ VX_INLINE bool vx_trylock(VxLock *l)
 VX_INLINE void vx_unlock(VxLock *l, const VxSys *sys)
 {
     /* release: pairs with the acquire in vx_lock. */
-    if (atomic_exchange_explicit(&l->word, 0, memory_order_release) == 2)
-        vx_plat_unpark(sys, &l->word, 1);
+    uint32_t old = atomic_exchange_explicit(&l->word, 0, memory_order_release);
+    VX_ASSERT(old != 0); /* held */
+    if (old == 2) vx_plat_unpark(sys, &l->word, 1);
 }
 
 #endif /* VX_LOCK_H */

@@ -17,6 +17,7 @@
  * costs no trip through the queues and the state word. */
 static bool after_resume(VxWorker *w, VxTask *t, CoroStatus st, bool again_ok)
 {
+    VX_ASSERT(w->own.ctx.task == t);
     WorkerContext *ctx = &w->own.ctx;
     /* The previous wait is over: release what it armed. */
     if (t->timer) vx_timer_release(w, t);
@@ -79,6 +80,8 @@ static bool after_resume(VxWorker *w, VxTask *t, CoroStatus st, bool again_ok)
 
 static void run_task(VxWorker *w, VxTask *t)
 {
+    /* Queued exactly once per wait: a task taken from a queue is not parked. */
+    VX_ASSERT(!(atomic_load_explicit(&t->tok.state, memory_order_relaxed) & VX_TS_WAITING));
     WorkerContext *ctx = &w->own.ctx;
     ctx->reason = (uint8_t)vx_ts_reason(atomic_load_explicit(&t->tok.state,
                                                               memory_order_relaxed));

@@ -169,6 +169,7 @@ VX_INLINE bool vx_task_park(VxTask *t)
 {
     uint64_t s = atomic_load_explicit(&t->tok.state, memory_order_relaxed);
     for (;;) {
+        VX_ASSERT(!(s & (VX_TS_WAITING | VX_TS_SOURCE))); /* only its runner parks a task */
         uint64_t n;
         if (s & VX_TS_NOTIFIED)
             n = (s & ~VX_TS_NOTIFIED) + VX_TS_GEN_ONE;
@@ -187,6 +188,7 @@ VX_INLINE bool vx_task_park(VxTask *t)
 VX_INLINE void vx_task_retire(VxTask *t)
 {
     uint64_t s = atomic_load_explicit(&t->tok.state, memory_order_relaxed);
+    VX_ASSERT(!(s & VX_TS_WAITING)); /* a running task is never parked */
     /* release: orders the resume's writes before the slot can be reused. A
      * waker's CAS that lands before this store is simply overwritten. */
     atomic_store_explicit(&t->tok.state, ((vx_ts_gen(s) + 1) << VX_TS_GEN_SHIFT),

@@ -74,6 +74,7 @@ void vx_timer_release(VxWorker *w, VxTask *t)
 {
     VxTimer *tm = t->timer;
     t->timer = NULL;
+    VX_ASSERT(atomic_load_explicit(&tm->state, memory_order_relaxed) != VX_TIMER_CANCELLED);
     if (tm->owner == w->id) {
         /* Only the runner cancels; under the wheel lock nobody fires, so
          * the state is ARMED (linked) or FIRED (unlinked by whoever fired). */
@@ -115,6 +116,8 @@ static void drain_cancels(VxWorker *w, VxWorker *o)
     VxTimer *tm = atomic_exchange_explicit(&o->remote.timer_cancels, NULL, memory_order_acquire);
     while (tm) {
         VxTimer *next = tm->cancel_next;
+        VX_ASSERT(atomic_load_explicit(&tm->state, memory_order_relaxed) == VX_TIMER_CANCELLED);
+        VX_ASSERT(tm->owner == o->id);
         if (tm->e.linked) vx_wheel_remove(&o->remote.wheel, &tm->e);
         vx_slab_free(&w->rt->pools.timers, w->id, tm); /* counted by the canceller */
         tm = next;
@@ -132,6 +135,7 @@ static bool fire_due(VxWorker *w, VxWorker *o, uint64_t now_ns)
         while (e) {
             VxWheelEntry *next = e->next; /* read first: a woken task may free the entry */
             VxTimer *tm = timer_of(e);
+            VX_ASSERT(tm->owner == o->id); /* only its owner's wheel holds it */
             VxTask *t = tm->task;
             uint64_t gen = tm->gen;
             uint32_t exp = VX_TIMER_ARMED;
