@@ -61,7 +61,7 @@ LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 HEADERS    := $(wildcard include/*.h include/vexrt/*.h core/*.h alloc/*.h platform/*.h platform/*/*.h)
 LIB_DEPS   := $(LIB_OBJS:.o=.d)
 
-.PHONY: all lib test asan tsan debug run bench check-freestanding install clean criterion-deps \
+.PHONY: all lib test asan tsan debug run bench check-freestanding check-docs docs-reference install clean criterion-deps \
         test-build tsan-build examples
 
 all: lib examples
@@ -207,6 +207,20 @@ check-freestanding:
 	@echo "check-freestanding: ok (core/ and alloc/slab.c need only mem*; only alloc/libc.c calls the C allocator)"
 
 check-freestanding: $(BUILD)/libvexrt.a
+
+# The user docs as code: code blocks build, the API reference in
+# docs/guide.md matches the headers, headers are c99-clean, no link to
+# ../shared (tests/docs/check_docs.sh says what each step checks).
+check-docs: $(BUILD)/libvexrt.a
+	@tests/docs/check_docs.sh "$(CC)" "$(BUILD)" "$(BUILD)/libvexrt.a" "$(LDLIBS)"
+
+# Rewrites the API reference section of docs/guide.md from the headers.
+docs-reference:
+	@awk -f tests/docs/reference.awk $$(tests/docs/headers.sh) > $(BUILD)/reference.md.tmp
+	@awk -v ref=$(BUILD)/reference.md.tmp '/<!-- reference:begin -->/ { print; while ((getline l < ref) > 0) print l; skip = 1; next } \
+	  /<!-- reference:end -->/ { skip = 0 } !skip' docs/guide.md > $(BUILD)/guide.md.tmp
+	@mv $(BUILD)/guide.md.tmp docs/guide.md && rm -f $(BUILD)/reference.md.tmp
+	@echo "docs-reference: docs/guide.md's API reference rewritten from the headers"
 
 # --- Install --------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 /* core/channel.c - bounded channel: a locked ring plus two notifications
  * (see vexrt/channel.h). The lock covers a few loads and stores; wake-ups go
- * through the notifications after it is released. No OS calls. */
+ * through the notifications after it is released, so a waiter of another
+ * runtime is queued on its own runtime (notify.c). No OS calls. */
 #include "rt.h"
 #include "vexrt/channel.h"
 #include "vexrt/notify.h"

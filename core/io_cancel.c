@@ -16,8 +16,8 @@
  * close on its own poller state (io_op.c, close_start). */
 #include "io_internal.h"
 
-/* Queues a poll or op cancellation for worker o's poller state and wakes o
- * if it sleeps in its poller. */
+/* Wakes o if it sleeps in its poller, after something was queued on it,
+ * so that it issues it now rather than at its next look at the poller. */
 void vx_cancel_kick(Runtime *rt, VxWorker *o)
 {
     /* seq_cst: against o storing VX_PARK_POLLING and then draining. */

@@ -1,9 +1,10 @@
 /* core/lock.c - slow path of the futex mutex (see lock.h). */
 #include "lock.h"
+#include "tuning.h"
 
 void vx_lock_slow(VxLock *l, const VxSys *sys)
 {
-    for (int i = 0; i < 64; i++) {
+    for (int i = 0; i < VX_LOCK_SPINS; i++) {
         uint32_t z = 0;
         if (atomic_load_explicit(&l->word, memory_order_relaxed) == 0 &&
             atomic_compare_exchange_weak_explicit(&l->word, &z, 1, memory_order_acquire,

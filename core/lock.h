@@ -1,10 +1,14 @@
 /* core/lock.h - a small mutex built on the platform's park/unpark (futex
- * semantics), for the few cold paths that need one: the idle-worker list, the
- * global queue's spill list and the foreign-thread task heap.
+ * semantics). Taken on some hot paths, but always for a handful of loads
+ * and stores and almost never contended: a worker's own wheel (every timer
+ * arm and fire), a handle's record (every I/O arm, readiness report and
+ * native op), a worker's inbox and cancel queue; and on cold ones: the idle
+ * list, the global queue's spill list, the foreign-thread task heap, the
+ * blocking pool, cancel tokens and the runtime's object lists.
  *
  * States (Drepper, "Futexes Are Tricky", mutex #2): 0 unlocked, 1 locked,
- * 2 locked with possible sleepers. A short spin first, because the critical
- * sections are a handful of instructions. */
+ * 2 locked with possible sleepers. An uncontended lock and unlock are one
+ * CAS and one exchange; a short spin (VX_LOCK_SPINS) before sleeping. */
 #ifndef VX_LOCK_H
 #define VX_LOCK_H
 

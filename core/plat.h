@@ -1,6 +1,9 @@
 /* core/plat.h - the only place in core/ that calls through the platform and
- * allocator vtables. Argument checks, fault injection and tracing of OS calls
- * belong here, so the rest of the core reads like plain function calls. */
+ * allocator vtables: one inline wrapper per entry, which supplies the
+ * documented default where an optional entry is NULL or beyond the port's
+ * ABI version. Arguments are checked by the public entry points before they
+ * get here; fault injection lives in the tests' wrapping platforms
+ * (tests/support/fault_platform.c), which replace the vtable itself. */
 #ifndef VX_PLAT_H
 #define VX_PLAT_H
 

@@ -66,6 +66,10 @@ typedef enum {
 #define VEX_MSG_PEEK 1u
 #define VEX_MSG_WAITALL 2u
 
+/* An operation. Set the fields it uses (zero the others: memset is
+ * simplest) before each submission; the runtime resets its own words and
+ * result when the op is submitted, so an op may be reused as soon as its
+ * task was resumed with it completed. */
 typedef struct VexIoOp {
     uint8_t opcode;       /* VexOpcode */
     uint8_t reserved_[3];

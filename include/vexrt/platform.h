@@ -77,7 +77,8 @@ typedef struct VexPlatform {
     /* --- Identity --- */
     uint32_t abi_version; /* VEX_PLATFORM_ABI the port was written against */
     uint32_t reserved0;
-    const char *name;     /* e.g. "linux-epoll", for traces and tests */
+    const char *name;     /* the backend's name ("epoll", "io_uring", "kqueue", "iocp"),
+                           * as runtime_io_backend reports it */
     void *ctx;            /* passed first to every entry */
 
     /* --- Lifecycle (optional) --- */
@@ -118,8 +119,9 @@ typedef struct VexPlatform {
      * it; called only while tracing is enabled. Any thread. */
     void (*trace)(void *ctx, const char *line);
 
-    /* --- Poller (ABI 2; optional as a whole: poller_open NULL means no I/O,
-     * and I/O awaits then fail with VEX_ENOSYS) ---
+    /* --- Poller (ABI 2; optional as a whole: poller_open NULL means no I/O:
+     * readiness awaits return VEX_ENOSYS and resume the task at once with
+     * VEX_WAKE_ERROR, operations complete with VEX_ENOSYS) ---
      * The core provides zeroed memory for the shared state (poller_size) and
      * for each worker's state (poller_local_size, may be 0). "local" is the
      * calling worker's state, or NULL when the caller is not a worker. */
