@@ -191,10 +191,13 @@ bench: $(BUILD)/vexrt-bench $(BUILD)/vexrt-timer-ops $(BUILD)/vexrt-server
 # compiler may emit for struct copies and zeroing.
 check-freestanding:
 	@rm -rf $(BUILD)/free && mkdir -p $(BUILD)/free
-	@for f in $(CORE_SRCS) alloc/slab.c; do \
+	@for f in $(CORE_SRCS); do \
 	  $(CC) $(CSTD) $(WARN) -O2 -ffreestanding -fno-builtin -Iinclude -Icore -Ialloc \
 	    -c $$f -o $(BUILD)/free/$$(echo $$f | tr / _).o || exit 1; \
 	done
+	@$(CC) $(CSTD) $(WARN) -O2 -ffreestanding -fno-builtin -Iinclude -Ialloc \
+	  -c alloc/slab.c -o $(BUILD)/free/alloc_slab.c.o || \
+	  { echo "check-freestanding: alloc/slab.c must build from alloc/ and include/ alone"; exit 1; }
 	@ld -r -o $(BUILD)/free/core.o $(BUILD)/free/*_*.o
 	@bad=$$(nm -u $(BUILD)/free/core.o | awk '{print $$2}' | grep -v -E '^(memcpy|memset|memmove|memcmp)$$'); \
 	if [ -n "$$bad" ]; then echo "check-freestanding: core/ needs: $$bad"; exit 1; fi
