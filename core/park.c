@@ -105,19 +105,39 @@ bool vx_park_spin(VxWorker *w)
     return false;
 }
 
-/* Puts an idle worker to sleep until it is notified, a timer is due, another
- * worker is found stuck, or the runtime stops. Returns with the worker
- * unparked again (possibly searching). */
-void vx_park_worker(VxWorker *w)
+/* --- Going to sleep, step by step ---
+ * vx_park_worker: give back what others need (freed objects, live-task
+ * credits); enter the idle set (with the lost-wake-up guard); decide whether
+ * to wait in the poller; then sleep until something ends the sleep: a
+ * wake-up or I/O events (leave, dispatch, maybe hand the woken tasks back),
+ * a due timer, or a watched sibling found stuck (rescue its work). */
+
+/* What one sleep of vx_park_worker keeps between its rounds. */
+typedef struct {
+    bool poll_here;      /* this worker waits in the poller (else on its parker) */
+    uint32_t seq;        /* the poller's look counter when last checked */
+    VxWorker *watch;     /* an awake sibling watched for stalls, or NULL */
+    uint32_t watch_tick; /* its tick when the watch began */
+    uint64_t watch_ns;   /* how long to sleep before looking at it */
+} Sleep;
+
+/* Sends home the objects of other workers freed here and returns this
+ * worker's live-task credits (which may start an auto-shutdown). False if
+ * the runtime is stopping. */
+static bool give_back_before_sleep(VxWorker *w)
 {
     Runtime *rt = w->rt;
-    /* Objects of other workers freed here go home before we sleep. */
     vx_slab_flush(&rt->pools.tasks, w->id);
     vx_slab_flush(&rt->pools.timers, w->id);
     vx_slab_flush(&rt->pools.batches, w->id);
-    vx_live_return_credits(rt, w); /* may start an auto-shutdown */
-    if (atomic_load_explicit(&rt->stopping, memory_order_acquire)) return;
+    vx_live_return_credits(rt, w);
+    return !atomic_load_explicit(&rt->stopping, memory_order_acquire);
+}
 
+/* Moves w into the idle set; returns how many workers are still awake. */
+static uint32_t enter_idle_set(VxWorker *w)
+{
+    Runtime *rt = w->rt;
     uint32_t awake_left;
     bool last_searcher = vx_idle_park(rt, w, &awake_left);
     /* The lost-wake-up guard: the last searcher to sleep rescans every queue
@@ -126,77 +146,128 @@ void vx_park_worker(VxWorker *w)
      * just handed its tasks back skips the search): a producer whose RMW
      * came before ours saw it awake and woke nobody. */
     if ((last_searcher || awake_left == 0) && vx_idle_work_pending(rt)) vx_idle_notify(rt);
+    return awake_left;
+}
 
-    /* Who waits in a shared poller (epoll): the last worker to go idle.
-     * While another worker is awake, that one looks at the poller (every
-     * VX_GLOBAL_INTERVAL ticks, and when it goes idle it is the last), so its
-     * events come in batches, as in a single-threaded loop, instead of each
-     * waking a second thread that then competes for a core (on the
-     * tcp_echo workload that halved the context switches). A worker that
-     * stays awake without looking (a long resume) is covered: a sleeper
-     * that sees the poller unvisited for VX_IO_WATCH_NS takes it over, and
-     * keeps it for as long as nobody else looks at it (else each of its
-     * events would wait VX_IO_WATCH_NS while that worker stays stuck). */
+/* Who waits in a shared poller (epoll): the last worker to go idle. While
+ * another worker is awake, that one looks at the poller (every
+ * VX_GLOBAL_INTERVAL ticks, and when it goes idle it is the last), so its
+ * events come in batches, as in a single-threaded loop, instead of each
+ * waking a second thread that then competes for a core (on the tcp_echo
+ * workload that halved the context switches). A worker that stays awake
+ * without looking (a long resume) is covered: a sleeper that sees the
+ * poller unvisited for VX_IO_WATCH_NS takes it over (take_unvisited_poller),
+ * and keeps it for as long as nobody else looks at it (else each of its
+ * events would wait VX_IO_WATCH_NS while that worker stays stuck). */
+static bool poll_here_after(VxWorker *w, uint32_t awake_left)
+{
+    Runtime *rt = w->rt;
     if (w->own.took_poller && vx_io_poll_seq(rt) != w->own.poll_own_seq) w->own.took_poller = false;
-    bool poll_here = awake_left == 0 || vx_io_per_worker(rt) || w->own.took_poller;
-    uint32_t seq = vx_io_poll_seq(rt);
-    VxWorker *watch = NULL;
-    uint32_t watch_tick = 0;
-    uint64_t watch_ns = 0;
+    return awake_left == 0 || vx_io_per_worker(rt) || w->own.took_poller;
+}
+
+/* How long to sleep: until the watched sibling is due a look, this worker's
+ * next timer, an awake sibling's overdue timers, or (io_watch) the poller's
+ * takeover check, whichever comes first. */
+static uint64_t sleep_timeout(VxWorker *w, Sleep *s, bool io_watch)
+{
+    Runtime *rt = w->rt;
+    if (!s->watch && rt->nworkers > 1 && (s->watch = vx_stall_pick_watch(w, &s->watch_ns)))
+        s->watch_tick = VX_LOAD_RELAXED(&s->watch->remote.tick);
+    uint64_t timeout = s->watch ? s->watch_ns : VEX_WAIT_FOREVER;
+    uint64_t next = vx_timer_next_ns(w);
+    if (rt->nworkers > 1) { /* wake up for an awake worker's overdue timers too */
+        uint64_t other = vx_timer_watch_ns(w);
+        if (other < next) next = other;
+    }
+    if (next != UINT64_MAX) {
+        uint64_t now = vx_plat_now_ns(&rt->sys);
+        uint64_t t = next > now ? next - now : 0;
+        if (t < timeout) timeout = t;
+    }
+    if (io_watch && timeout > VX_IO_WATCH_NS) timeout = VX_IO_WATCH_NS;
+    return timeout;
+}
+
+/* Sleeps once, in the poller or on the parker. Returns true if another
+ * thread woke us; *events gets the poller events collected. */
+static bool sleep_once(VxWorker *w, const Sleep *s, uint64_t timeout, uint32_t *events)
+{
+    bool drv = false;
+    *events = 0;
+    if (s->poll_here && vx_io_can_wait(w, &drv)) {
+        bool notified = poller_park(w, timeout, events);
+        if (drv) vx_io_release_driver(w);
+        return notified;
+    }
+    return timeout ? parker_park(w, timeout) : false;
+}
+
+/* Woken, or events came: out of the idle set before queueing the woken
+ * tasks, so their wake-ups go to another sleeper, not to us. */
+static void wake_up(VxWorker *w, bool notified, uint32_t events)
+{
+    Runtime *rt = w->rt;
+    bool asked = vx_idle_leave(rt, w);
+    if (asked) VX_STAT_INC(w, VX_ST_UNPARKS);
+    if (events) {
+        vx_io_dispatch(w, events);
+        if (!notified && !asked) w->own.handed_back = vx_handback(w);
+    }
+}
+
+/* True if this worker's timers, or an awake sibling's overdue ones, are due. */
+static bool timers_due(VxWorker *w)
+{
+    Runtime *rt = w->rt;
+    uint64_t now = vx_plat_now_ns(&rt->sys);
+    return vx_timer_next_ns(w) <= now || (rt->nworkers > 1 && vx_timer_watch_ns(w) <= now);
+}
+
+/* The shared poller went unvisited for a whole VX_IO_WATCH_NS: we wait in it
+ * from now on. */
+static void take_unvisited_poller(VxWorker *w, Sleep *s)
+{
+    uint32_t s2 = vx_io_poll_seq(w->rt);
+    if (s2 == s->seq) s->poll_here = w->own.took_poller = true; /* nobody looked at it: we will */
+    s->seq = s2;
+}
+
+/* True if the watched sibling is stuck in one resume holding work, which
+ * this worker has then taken; else the watch starts over. */
+static bool rescue_if_stuck(VxWorker *w, Sleep *s)
+{
+    if (VX_LOAD_RELAXED(&s->watch->remote.tick) == s->watch_tick &&
+        vx_stall_holds_work(s->watch)) {
+        vx_idle_leave(w->rt, w);
+        vx_stall_rescue(w, s->watch);
+        return true;
+    }
+    s->watch = NULL; /* it made progress, or has nothing to take: look again */
+    return false;
+}
+
+void vx_park_worker(VxWorker *w)
+{
+    Runtime *rt = w->rt;
+    if (!give_back_before_sleep(w)) return;
+    uint32_t awake_left = enter_idle_set(w);
+    Sleep s = {.poll_here = poll_here_after(w, awake_left), .seq = vx_io_poll_seq(rt)};
     for (;;) {
-        if (!watch && rt->nworkers > 1 && (watch = vx_stall_pick_watch(w, &watch_ns)))
-            watch_tick = VX_LOAD_RELAXED(&watch->remote.tick);
-        uint64_t timeout = watch ? watch_ns : VEX_WAIT_FOREVER;
-        uint64_t next = vx_timer_next_ns(w);
-        if (rt->nworkers > 1) { /* wake up for an awake worker's overdue timers too */
-            uint64_t other = vx_timer_watch_ns(w);
-            if (other < next) next = other;
-        }
-        if (next != UINT64_MAX) {
-            uint64_t now = vx_plat_now_ns(&rt->sys);
-            uint64_t t = next > now ? next - now : 0;
-            if (t < timeout) timeout = t;
-        }
-        bool io_watch = !poll_here && vx_io_active(rt);
-        if (io_watch && timeout > VX_IO_WATCH_NS) timeout = VX_IO_WATCH_NS;
-        bool notified, drv = false;
-        uint32_t events = 0;
-        if (poll_here && vx_io_can_wait(w, &drv)) {
-            notified = poller_park(w, timeout, &events);
-            if (drv) vx_io_release_driver(w);
-        } else {
-            notified = timeout ? parker_park(w, timeout) : false;
-        }
+        bool io_watch = !s.poll_here && vx_io_active(rt);
+        uint32_t events;
+        bool notified = sleep_once(w, &s, sleep_timeout(w, &s, io_watch), &events);
         if (atomic_load_explicit(&rt->stopping, memory_order_acquire)) return;
         if (notified || events) {
-            /* Out of the idle set before queueing the woken tasks, so their
-             * wake-ups go to another sleeper, not to us. */
-            bool asked = vx_idle_leave(rt, w);
-            if (asked) VX_STAT_INC(w, VX_ST_UNPARKS);
-            if (events) {
-                vx_io_dispatch(w, events);
-                if (!notified && !asked) w->own.handed_back = vx_handback(w);
-            }
+            wake_up(w, notified, events);
             return;
         }
-        uint64_t now = vx_plat_now_ns(&rt->sys);
-        if (vx_timer_next_ns(w) <= now || (rt->nworkers > 1 && vx_timer_watch_ns(w) <= now)) {
+        if (timers_due(w)) {
             vx_idle_leave(rt, w);
             return;
         }
-        if (io_watch) {
-            uint32_t s2 = vx_io_poll_seq(rt);
-            if (s2 == seq) poll_here = w->own.took_poller = true; /* nobody looked at it: we will */
-            seq = s2;
-        }
-        if (watch) {
-            if (VX_LOAD_RELAXED(&watch->remote.tick) == watch_tick && vx_stall_holds_work(watch)) {
-                vx_idle_leave(rt, w);
-                vx_stall_rescue(w, watch);
-                return;
-            }
-            watch = NULL; /* it made progress, or has nothing to take: look again */
-        }
-        /* Spurious wake-up, or nothing to vx_stall_rescue: sleep again. */
+        if (io_watch) take_unvisited_poller(w, &s);
+        if (s.watch && rescue_if_stuck(w, &s)) return;
+        /* A spurious wake-up, or a watch with nothing to rescue: sleep again. */
     }
 }

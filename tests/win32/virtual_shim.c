@@ -13,4 +13,6 @@ int vx_posix_thread_spawn(void *ctx, void *thread, vex_thread_func fn, void *arg
 
 int vx_posix_thread_join(void *ctx, void *thread) { return vx_win_thread_join(ctx, thread); }
 
+uintptr_t vx_posix_thread_self(void *ctx) { return vx_win_thread_self(ctx); }
+
 uint32_t vx_posix_cpu_count(void *ctx) { return vx_win_cpu_count(ctx); }
