@@ -76,11 +76,13 @@ $(FLAGS_STAMP):
 
 # Header dependencies come from the compiler (-MMD): an object is rebuilt
 # when a header it includes changes, and only then.
-$(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
+# An object whose .d is missing (built before, or the .d deleted) is rebuilt.
+$(BUILD)/obj/%.o: %.c $(BUILD)/obj/%.d $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(LIBCFLAGS) -MMD -MP -c $< -o $@
 
+$(LIB_DEPS): ;
 -include $(LIB_DEPS)
 
 $(BUILD)/libvexrt.a: $(LIB_OBJS)

@@ -95,6 +95,11 @@ int vx_io_init(struct Runtime *rt);
 void vx_io_fini(struct Runtime *rt);
 /* Sets up a worker's poller state, on the worker's own thread. */
 int vx_io_attach(struct VxWorker *w);
+/* As vx_io_attach, for a worker whose waits a host loop makes
+ * (vexrt/embed.h): *handle becomes readable when the worker has I/O to
+ * handle. VEX_ENOSYS: attached (if 0 is not returned for another reason),
+ * but the backend gives no such handle; without a poller, not attached. */
+int vx_io_attach_host(struct VxWorker *w, IoHandle *handle);
 /* Releases it, from vx_io_fini: after every thread that could wake the
  * worker's poller (workers, pool threads) has been joined. */
 void vx_io_detach(struct VxWorker *w);

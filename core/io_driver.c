@@ -77,6 +77,16 @@ int vx_io_attach(VxWorker *w)
     return vx_plat_poller_attach(&rt->sys, rt->io.poller, w->plocal);
 }
 
+int vx_io_attach_host(VxWorker *w, IoHandle *handle)
+{
+    Runtime *rt = w->rt;
+    if (!rt->io.poller) return VEX_ENOSYS;
+    int rc = vx_plat_poller_attach_host(&rt->sys, rt->io.poller, w->plocal, handle);
+    if (rc != VEX_ENOSYS) return rc;
+    rc = vx_plat_poller_attach(&rt->sys, rt->io.poller, w->plocal);
+    return rc ? rc : VEX_ENOSYS; /* attached, but with no handle to give the host */
+}
+
 void vx_io_detach(VxWorker *w)
 {
     Runtime *rt = w->rt;

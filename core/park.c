@@ -247,22 +247,33 @@ static bool rescue_if_stuck(VxWorker *w, Sleep *s)
     return false;
 }
 
-void vx_park_worker(VxWorker *w)
+void vx_park_worker(VxWorker *w, uint64_t max_ns)
 {
     Runtime *rt = w->rt;
     if (!give_back_before_sleep(w)) return;
     uint32_t awake_left = enter_idle_set(w);
     Sleep s = {.poll_here = poll_here_after(w, awake_left), .seq = vx_io_poll_seq(rt)};
+    uint64_t until = UINT64_MAX; /* max_ns from now, for a bounded sleep */
+    if (max_ns != VEX_WAIT_FOREVER) {
+        uint64_t now = vx_plat_now_ns(&rt->sys);
+        until = max_ns > UINT64_MAX - now ? UINT64_MAX : now + max_ns;
+    }
     for (;;) {
         bool io_watch = !s.poll_here && vx_io_active(rt);
+        uint64_t timeout = sleep_timeout(w, &s, io_watch);
+        if (until != UINT64_MAX) {
+            uint64_t now = vx_plat_now_ns(&rt->sys);
+            uint64_t left = until > now ? until - now : 0;
+            if (left < timeout) timeout = left;
+        }
         uint32_t events;
-        bool notified = sleep_once(w, &s, sleep_timeout(w, &s, io_watch), &events);
+        bool notified = sleep_once(w, &s, timeout, &events);
         if (atomic_load_explicit(&rt->stopping, memory_order_acquire)) return;
         if (notified || events) {
             wake_up(w, notified, events);
             return;
         }
-        if (timers_due(w)) {
+        if (timers_due(w) || (until != UINT64_MAX && vx_plat_now_ns(&rt->sys) >= until)) {
             vx_idle_leave(rt, w);
             return;
         }
@@ -270,4 +281,32 @@ void vx_park_worker(VxWorker *w)
         if (s.watch && rescue_if_stuck(w, &s)) return;
         /* A spurious wake-up, or a watch with nothing to rescue: sleep again. */
     }
+}
+
+/* --- A hosted worker (vexrt/embed.h) ---
+ * Between two runtime_step calls, worker 0 of a hosted runtime is asleep in
+ * its host's event loop. It is in the idle set like any sleeper, with
+ * park_state POLLING, so a wake-up goes through the poller's wake, which
+ * makes the backend handle the host polls readable. */
+
+void vx_park_host_enter(VxWorker *w)
+{
+    if (!give_back_before_sleep(w)) return;
+    uint32_t e = VX_PARK_EMPTY;
+    /* seq_cst: as in poller_park, against wakers and hand-overs. A token
+     * that came first means work: stay awake (the host's timeout is 0). */
+    if (!atomic_compare_exchange_strong_explicit(&w->remote.park_state, &e, VX_PARK_POLLING,
+                                                 memory_order_seq_cst, memory_order_relaxed))
+        return;
+    w->own.host_parked = true;
+    (void)enter_idle_set(w); /* with the lost-wake-up guard: it may wake us at once */
+}
+
+void vx_park_host_leave(VxWorker *w)
+{
+    if (!w->own.host_parked) return;
+    w->own.host_parked = false;
+    /* acquire: what a waker published before its token is visible. */
+    atomic_exchange_explicit(&w->remote.park_state, VX_PARK_EMPTY, memory_order_acquire);
+    if (vx_idle_leave(w->rt, w)) VX_STAT_INC(w, VX_ST_UNPARKS);
 }

@@ -52,8 +52,10 @@ VX_INLINE void vx_plat_unpark(const VxSys *s, _Atomic uint32_t *word, uint32_t c
 
 /* --- Threads --- */
 
+/* VEX_ENOSYS on a platform without threads (thread_spawn NULL). */
 VX_INLINE int vx_plat_thread_spawn(const VxSys *s, void *thread, vex_thread_func fn, void *arg)
 {
+    if (!s->p->thread_spawn) return VEX_ENOSYS;
     return s->p->thread_spawn(s->p->ctx, thread, fn, arg);
 }
 
@@ -104,6 +106,14 @@ VX_INLINE void vx_plat_poller_close(const VxSys *s, void *poller)
 VX_INLINE int vx_plat_poller_attach(const VxSys *s, void *poller, void *local)
 {
     return s->p->poller_attach ? s->p->poller_attach(s->p->ctx, poller, local) : 0;
+}
+
+/* VEX_ENOSYS if the platform cannot host a worker's waits (ABI 3). */
+VX_INLINE int vx_plat_poller_attach_host(const VxSys *s, void *poller, void *local, IoHandle *h)
+{
+    return s->p->abi_version >= 3 && s->p->poller_attach_host
+               ? s->p->poller_attach_host(s->p->ctx, poller, local, h)
+               : VEX_ENOSYS;
 }
 
 VX_INLINE void vx_plat_poller_detach(const VxSys *s, void *poller, void *local)
@@ -185,11 +195,13 @@ VX_INLINE int vx_plat_signal_close(const VxSys *s, IoHandle h)
                                                          : VEX_ENOSYS;
 }
 
-/* Checks that a platform provides every required entry for the ABI it claims. */
+/* Checks that a platform provides every required entry for the ABI it
+ * claims. thread_spawn and thread_join come as a pair or not at all: a
+ * platform without threads runs one worker, on the caller's thread. */
 VX_INLINE bool vx_plat_valid(const VexPlatform *p)
 {
     return p && p->abi_version >= 1 && p->abi_version <= VEX_PLATFORM_ABI &&
-           p->thread_spawn && p->thread_join && p->now_ns && p->park && p->unpark;
+           !p->thread_spawn == !p->thread_join && p->now_ns && p->park && p->unpark;
 }
 
 #endif /* VX_PLAT_H */

@@ -19,6 +19,9 @@
 
 enum { VX_PHASE_CREATED = 0, VX_PHASE_RUNNING = 1, VX_PHASE_STOPPING = 2 };
 
+/* Who runs worker 0: nobody yet, runtime_run, or a host loop (embed.c). */
+enum { VX_DRIVE_NONE = 0, VX_DRIVE_RUN = 1, VX_DRIVE_HOST = 2 };
+
 /* The object pools (spawn.c, timer.c, global_queue.c): one heap per worker
  * plus one shared heap (index nworkers) used under foreign_lock by threads
  * that are not workers. */
@@ -69,6 +72,12 @@ struct Runtime {
     _Atomic bool tracing;
     bool threads_joined;
     uint32_t threads_started;
+    _Atomic uint32_t drive;        /* VX_DRIVE_*: who runs worker 0 */
+    /* A host loop (embed.c): worker 0's poller state, set up on the host's
+     * thread by its first call, and the handle it gives the host. */
+    bool host_attached;
+    int host_rc;                   /* 0, or why there is no handle (VEX_ENOSYS) */
+    IoHandle host_handle;
 
     VxPools pools;
     VxIo io;                       /* io_*.c */
@@ -79,8 +88,17 @@ struct Runtime {
 
 /* --- sched.c: the worker loop --- */
 
-/* A worker thread's entry point (arg: its VxWorker). */
+/* A worker thread's entry point (arg: its VxWorker): workers 1..n-1. */
 void vx_sched_worker_main(void *arg);
+/* Runs worker w (worker 0) on the calling thread until the runtime stops;
+ * returns 0, or the error that kept its poller state from being set up. */
+int vx_sched_run_here(VxWorker *w);
+/* Sets worker 0's poller state up on the calling thread for a host loop
+ * (*handle: see vx_io_attach_host). */
+int vx_sched_attach_host(VxWorker *w, IoHandle *handle);
+/* One runtime_step of hosted worker 0: runs what is ready, waits at most
+ * timeout_ns if nothing was; 1 while the runtime runs, 0 once it stopped. */
+int vx_sched_step(VxWorker *w, uint64_t timeout_ns);
 /* The worker of rt running on the calling thread, or NULL (another
  * runtime's worker, a thread that is no worker, or a platform that cannot
  * tell threads apart). Scans the workers: for rare calls only. */
@@ -142,8 +160,13 @@ void vx_live_maybe_shutdown(Runtime *rt);
 /* Spins a little while work may show up; true if it did. Owner. */
 bool vx_park_spin(VxWorker *w);
 /* Puts an idle worker to sleep until it is notified, a timer is due, another
- * worker is found stuck, or the runtime stops. Owner. */
-void vx_park_worker(VxWorker *w);
+ * worker is found stuck, the runtime stops, or max_ns passed
+ * (VEX_WAIT_FOREVER: no limit). Owner. */
+void vx_park_worker(VxWorker *w, uint64_t max_ns);
+/* Hosted worker 0 (vexrt/embed.h) goes back to its host, asleep in the
+ * idle set, or comes back from it for a runtime_step. Owner. */
+void vx_park_host_enter(VxWorker *w);
+void vx_park_host_leave(VxWorker *w);
 /* Wakes w if it sleeps (parker or poller), or makes its next park return. */
 void vx_sched_unpark_worker(Runtime *rt, VxWorker *w);
 
@@ -194,6 +217,11 @@ void vx_notify_release(VxTask *t, bool claimed);
 void vx_cancel_release_links(Runtime *rt);
 
 /* --- runtime.c --- */
+/* Moves a created runtime to RUNNING (the other workers start); 0, or
+ * VEX_ESHUTDOWN if it was stopped before it ran. Once per runtime. */
+int vx_runtime_start(Runtime *rt);
+/* Joins the threads of workers 1..n-1, once they have left their loop. */
+void vx_runtime_join(Runtime *rt);
 /* Stops the runtime: workers leave their loop, runtime_run returns. Any thread. */
 void vx_sched_stop(Runtime *rt);
 void vx_trace(Runtime *rt, const char *what, uint64_t a, uint64_t b);

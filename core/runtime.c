@@ -56,11 +56,13 @@ void vx_sched_stop(Runtime *rt)
     for (uint32_t i = 0; i < rt->nworkers; i++) vx_sched_unpark_worker(rt, &rt->workers[i]);
 }
 
+/* Joins the threads of workers 1..n-1 (worker 0 is the thread that calls
+ * runtime_run). */
 static void join_threads(Runtime *rt)
 {
     if (rt->threads_joined) return;
     for (uint32_t i = 0; i < rt->threads_started; i++)
-        vx_plat_thread_join(&rt->sys, rt->workers[i].thread);
+        vx_plat_thread_join(&rt->sys, rt->workers[i + 1].thread);
     rt->threads_joined = true;
 }
 
@@ -140,6 +142,9 @@ int vx_runtime_new(const RuntimeConfig *cfg, Runtime **out)
     }
     VxSys sys = {p, *a};
     uint32_t n = cfg->workers ? (uint32_t)cfg->workers : vx_plat_cpu_count(&sys);
+    /* No threads: one worker, the caller's, whatever was asked (so that a
+     * program written for threads still runs, on one). */
+    if (!p->thread_spawn) n = 1;
     if (n > VEX_MAX_WORKERS) n = VEX_MAX_WORKERS;
 
     Runtime *rt = (Runtime *)vx_mem_alloc(&sys, sizeof(Runtime), _Alignof(Runtime));
@@ -156,6 +161,7 @@ int vx_runtime_new(const RuntimeConfig *cfg, Runtime **out)
     vx_lock_init(&rt->objects.lock);
     atomic_init(&rt->live, 0);
     atomic_init(&rt->phase, VX_PHASE_CREATED);
+    atomic_init(&rt->drive, VX_DRIVE_NONE);
     atomic_init(&rt->stopping, false);
     atomic_init(&rt->auto_shutdown, cfg->auto_shutdown);
     atomic_init(&rt->tracing, cfg->tracing);
@@ -183,7 +189,9 @@ int vx_runtime_new(const RuntimeConfig *cfg, Runtime **out)
     rc = vx_io_init(rt);
     if (rc) goto fail_nothreads;
 
-    for (uint32_t i = 0; i < n; i++) {
+    /* Worker 0 is the thread that will call runtime_run: threads are
+     * started for the others only. */
+    for (uint32_t i = 1; i < n; i++) {
         rc = vx_plat_thread_spawn(&sys, rt->workers[i].thread, vx_sched_worker_main,
                                   &rt->workers[i]);
         if (rc) {
@@ -195,10 +203,11 @@ int vx_runtime_new(const RuntimeConfig *cfg, Runtime **out)
         rt->threads_started++;
     }
     /* Each worker sets up its poller state on its own thread (io_uring rings
-     * belong to the thread that made them); wait for all of them. */
+     * belong to the thread that made them); wait for all of them. Worker 0
+     * does so when runtime_run starts it. */
     for (;;) {
         uint32_t got = atomic_load_explicit(&rt->io.attached, memory_order_acquire);
-        if (got == n) break;
+        if (got == n - 1) break;
         vx_plat_park(&sys, &rt->io.attached, got, VEX_WAIT_FOREVER);
     }
     rc = atomic_load_explicit(&rt->io.attach_error, memory_order_acquire);
@@ -218,28 +227,42 @@ fail_nothreads:
     return rc;
 }
 
-int runtime_run(Runtime *rt)
+int vx_runtime_start(Runtime *rt)
 {
-    if (!rt) return VEX_EINVAL;
     uint32_t ph = VX_PHASE_CREATED;
     /* release: tasks spawned before run are visible to the workers, which
      * acquire the phase. */
     if (!atomic_compare_exchange_strong_explicit(&rt->phase, &ph, VX_PHASE_RUNNING,
-                                                 memory_order_acq_rel, memory_order_acquire)) {
-        if (ph == VX_PHASE_RUNNING) return VEX_EBUSY;
-        if (rt->threads_joined) return VEX_ESHUTDOWN;
-        join_threads(rt); /* shut down before it ran: finish promptly */
-        return 0;
-    }
+                                                 memory_order_acq_rel, memory_order_acquire))
+        return VEX_ESHUTDOWN; /* only the driver starts it: it was stopped first */
     vx_trace(rt, "run", rt->nworkers, 0);
     vx_plat_unpark(&rt->sys, &rt->phase, UINT32_MAX);
     /* Nothing spawned and auto-shutdown on: there is nothing to wait for. */
     vx_live_maybe_shutdown(rt);
-    while (atomic_load_explicit(&rt->phase, memory_order_acquire) == VX_PHASE_RUNNING)
-        vx_plat_park(&rt->sys, &rt->phase, VX_PHASE_RUNNING, VEX_WAIT_FOREVER);
+    return 0;
+}
+
+void vx_runtime_join(Runtime *rt) { join_threads(rt); }
+
+int runtime_run(Runtime *rt)
+{
+    if (!rt) return VEX_EINVAL;
+    uint32_t none = VX_DRIVE_NONE;
+    if (!atomic_compare_exchange_strong_explicit(&rt->drive, &none, VX_DRIVE_RUN,
+                                                 memory_order_acq_rel, memory_order_acquire)) {
+        /* Another runtime_run, or a host loop, drives it; or it already ran. */
+        return rt->threads_joined && none == VX_DRIVE_RUN ? VEX_ESHUTDOWN : VEX_EBUSY;
+    }
+    if (vx_runtime_start(rt)) { /* shut down before it ran: finish promptly */
+        join_threads(rt);
+        return 0;
+    }
+    /* The calling thread is worker 0 until the runtime stops. */
+    int rc = vx_sched_run_here(&rt->workers[0]);
+    if (rc) vx_sched_stop(rt); /* its poller could not be set up here */
     join_threads(rt);
     vx_trace(rt, "run returned", 0, 0);
-    return 0;
+    return rc;
 }
 
 int runtime_shutdown(Runtime *rt)

@@ -230,28 +230,11 @@ VxWorker *vx_sched_current(Runtime *rt)
     return NULL;
 }
 
-void vx_sched_worker_main(void *arg)
+/* The worker loop: runs tasks until the runtime stops. */
+static void worker_loop(VxWorker *w)
 {
-    VxWorker *w = (VxWorker *)arg;
     Runtime *rt = w->rt;
-    atomic_store_explicit(&w->self, vx_plat_thread_self(&rt->sys), memory_order_relaxed);
-    int arc = vx_io_attach(w);
-    w->own.poller_attached = arc == 0; /* read at destroy, after the join */
-    if (arc) {
-        int z = 0;
-        atomic_compare_exchange_strong_explicit(&rt->io.attach_error, &z, arc, memory_order_acq_rel,
-                                                memory_order_relaxed);
-    }
-    /* release: our attach result is visible to runtime_new, which acquires. */
-    atomic_fetch_add_explicit(&rt->io.attached, 1, memory_order_release);
-    vx_plat_unpark(&rt->sys, &rt->io.attached, 1);
-    /* Wait for runtime_run (or for destroy before it). acquire: pairs with
-     * the release store of the phase, so everything queued before run is
-     * visible. */
-    while (atomic_load_explicit(&rt->phase, memory_order_acquire) == VX_PHASE_CREATED)
-        vx_plat_park(&rt->sys, &rt->phase, VX_PHASE_CREATED, VEX_WAIT_FOREVER);
     vx_trace(rt, "worker start", w->id, 0);
-
     while (!atomic_load_explicit(&rt->stopping, memory_order_relaxed)) {
         VxTask *t = next_task(w);
         bool handed_back = w->own.handed_back;
@@ -275,12 +258,101 @@ void vx_sched_worker_main(void *arg)
          * look at the poller without blocking first cost more than it saved:
          * +3 us of CPU per round trip on tcp_echo with io_uring.) */
         if (!vx_io_active(rt) && vx_park_spin(w)) continue;
-        vx_park_worker(w);
+        vx_park_worker(w, VEX_WAIT_FOREVER);
     }
     vx_trace(rt, "worker stop", w->id, 0);
-    /* The poller state is released at destroy, once no thread can wake it. */
-    w->own.poller_attached = arc == 0;
+}
+
+/* --- A hosted worker's turn (vexrt/embed.h) --- */
+
+/* Runs what w has ready: tasks (its own, the global queue's, stolen ones),
+ * due timers, and I/O that is ready now, until none is left or budget
+ * resumes ran. True if it ran anything. */
+static bool run_ready(VxWorker *w, uint32_t budget)
+{
+    Runtime *rt = w->rt;
+    bool ran = false;
+    for (uint32_t n = 0; n < budget; n++) {
+        if (atomic_load_explicit(&rt->stopping, memory_order_relaxed)) break;
+        VxTask *t = next_task(w);
+        if (!t) t = steal_work(w);
+        if (t) {
+            if (w->own.searching && vx_idle_stop_search(rt, w)) vx_idle_notify(rt);
+            run_task(w, t);
+            ran = true;
+            continue;
+        }
+        if (run_timers(w) || vx_io_poll(w)) {
+            ran = true;
+            continue;
+        }
+        break;
+    }
+    return ran;
+}
+
+int vx_sched_step(VxWorker *w, uint64_t timeout_ns)
+{
+    Runtime *rt = w->rt;
+    vx_park_host_leave(w);
+    if (!run_ready(w, VX_STEP_BUDGET) && timeout_ns &&
+        !atomic_load_explicit(&rt->stopping, memory_order_relaxed)) {
+        vx_park_worker(w, timeout_ns);
+        run_ready(w, VX_STEP_BUDGET);
+    }
+    /* Operations the last resumes submitted go to the kernel now: the host
+     * is about to wait for their completions. */
+    vx_io_poll(w);
+    if (atomic_load_explicit(&rt->stopping, memory_order_acquire)) return 0;
+    vx_park_host_enter(w);
+    return 1;
+}
+
+/* Sets up w's poller state on the calling thread (io_uring rings belong to
+ * the thread that made them); for a host loop with handle. */
+static int worker_attach(VxWorker *w, IoHandle *handle)
+{
+    atomic_store_explicit(&w->self, vx_plat_thread_self(&w->rt->sys), memory_order_relaxed);
+    int rc = handle ? vx_io_attach_host(w, handle) : vx_io_attach(w);
+    /* Released at destroy, once no thread can wake it. No poller state to
+     * hand to a host (VEX_ENOSYS) still leaves one attached, if any. */
+    w->own.poller_attached = rc == 0 || (handle && rc == VEX_ENOSYS && w->rt->io.poller);
+    return rc;
+}
+
+int vx_sched_attach_host(VxWorker *w, IoHandle *handle)
+{
+    return worker_attach(w, handle);
+}
+
+void vx_sched_worker_main(void *arg)
+{
+    VxWorker *w = (VxWorker *)arg;
+    Runtime *rt = w->rt;
+    int arc = worker_attach(w, NULL);
+    if (arc) {
+        int z = 0;
+        atomic_compare_exchange_strong_explicit(&rt->io.attach_error, &z, arc, memory_order_acq_rel,
+                                                memory_order_relaxed);
+    }
+    /* release: our attach result is visible to runtime_new, which acquires. */
+    atomic_fetch_add_explicit(&rt->io.attached, 1, memory_order_release);
+    vx_plat_unpark(&rt->sys, &rt->io.attached, 1);
+    /* Wait for runtime_run (or for destroy before it). acquire: pairs with
+     * the release store of the phase, so everything queued before run is
+     * visible. */
+    while (atomic_load_explicit(&rt->phase, memory_order_acquire) == VX_PHASE_CREATED)
+        vx_plat_park(&rt->sys, &rt->phase, VX_PHASE_CREATED, VEX_WAIT_FOREVER);
+    if (!arc) worker_loop(w);
     atomic_store_explicit(&w->self, 0, memory_order_relaxed);
+}
+
+int vx_sched_run_here(VxWorker *w)
+{
+    int rc = worker_attach(w, NULL);
+    if (rc == 0) worker_loop(w);
+    atomic_store_explicit(&w->self, 0, memory_order_relaxed);
+    return rc;
 }
 
 /* --- Public entry points --- */

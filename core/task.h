@@ -143,7 +143,7 @@ VX_INLINE int vx_task_wake_src(VxTask *t, const void *src, unsigned reason)
     uint64_t s = atomic_load_explicit(&t->tok.state, memory_order_acquire);
     for (;;) {
         /* seq_cst: pairs with a runner that publishes a new wait_gen and then
-         * re-checks the source before parking again (core/io.c). */
+         * re-checks the source before parking again (core/io_op.c). */
         if (atomic_load_explicit(&t->wait_gen, memory_order_seq_cst) != (uint32_t)vx_ts_gen(s) ||
             atomic_load_explicit(&t->wait_src, memory_order_relaxed) != src)
             return VX_SRC_NOT_DELIVERED;

@@ -22,6 +22,10 @@
  * wake-ups (timers, I/O) cannot starve spawned and yielding tasks. */
 #define VX_WAKE_FAIRNESS 31
 
+/* Resumes one runtime_step runs at most (vexrt/embed.h): a host loop gets
+ * its turn back at least this often, however much work keeps coming. */
+#define VX_STEP_BUDGET 1024
+
 /* Resumes in a row allowed to a task whose operations complete at once (an
  * echo's send usually does) before it goes to the back of the queue: its
  * next resume then skips the queues and the state word. */

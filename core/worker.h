@@ -119,6 +119,8 @@ typedef struct VxWorkerOwn {
     bool handed_back;              /* just gave its woken tasks to a sibling: sleep, do not steal */
     bool took_poller;              /* took a shared poller over from an awake worker */
     bool poller_attached;          /* plocal set up (read at destroy, after the join) */
+    bool host_parked;              /* hosted worker 0 between two runtime_step calls: in the
+                                    * idle set, woken through its poller (park.c) */
     int64_t credits;               /* live-task credits held (live.c) */
     uint64_t rng;
     uint64_t backlog_ns;           /* when this worker was first seen with a backlog (0: none) */

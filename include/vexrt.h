@@ -14,5 +14,6 @@
 #include "vexrt/notify.h"
 #include "vexrt/channel.h"
 #include "vexrt/io.h"
+#include "vexrt/embed.h"
 
 #endif /* VEXRT_H */

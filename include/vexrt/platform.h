@@ -88,7 +88,9 @@ typedef struct VexPlatform {
     /* Called once when the runtime is destroyed, after every other call. */
     void (*fini)(void *ctx);
 
-    /* --- Threads --- */
+    /* --- Threads (optional as a pair: with thread_spawn and thread_join
+     * NULL the runtime has one worker, the thread that calls runtime_run,
+     * and blocking jobs run on it) --- */
     size_t thread_size; /* bytes the core reserves for one thread handle */
     /* Starts a thread running fn(arg); thread points to thread_size bytes the
      * port fills in. Returns VEX_EAGAIN/VEX_ENOMEM on failure (nothing started). */
@@ -199,6 +201,16 @@ typedef struct VexPlatform {
      * taken for a thread that is not a worker (docs/porting.md says what
      * that costs). Any thread. */
     uintptr_t (*thread_self)(void *ctx);
+
+    /* --- Hosting (ABI 3; optional) --- */
+    /* As poller_attach, for a worker whose waits a host program's event
+     * loop makes (vexrt/embed.h): sets local up so that *handle becomes
+     * readable whenever poller_wait on it would return events or a wake-up,
+     * while nobody waits in poller_wait. Called on the worker's thread,
+     * instead of poller_attach. NULL: the runtime cannot be hosted by handle
+     * (runtime_backend_handle fails with VEX_ENOSYS, runtime_step still
+     * works) and poller_attach is used. */
+    int (*poller_attach_host)(void *ctx, void *poller, void *local, IoHandle *handle);
 } VexPlatform;
 
 /* Returns the platform compiled in as the default for this OS (POSIX threads,

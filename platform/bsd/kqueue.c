@@ -102,6 +102,17 @@ static int kq_attach(void *ctx, void *poller, void *local)
     return 0;
 }
 
+/* A kqueue polls readable when it has events (EVFILT_USER wake-ups
+ * included): a host loop waits on it. */
+static int kq_attach_host(void *ctx, void *poller, void *local, IoHandle *handle)
+{
+    (void)ctx;
+    (void)local;
+    if (!handle) return VEX_EINVAL;
+    *handle = (IoHandle)((KqPoller *)poller)->kq;
+    return 0;
+}
+
 static void kq_detach(void *ctx, void *poller, void *local)
 {
     (void)ctx;
@@ -333,6 +344,7 @@ void vx_bsd_kqueue_fill(VexPlatform *p)
     p->poller_open = kq_open;
     p->poller_close = kq_close;
     p->poller_attach = kq_attach;
+    p->poller_attach_host = kq_attach_host;
     p->poller_detach = kq_detach;
     p->poller_register = kq_register;
     p->poller_deregister = kq_deregister;

@@ -108,6 +108,18 @@ static int ep_attach(void *ctx, void *poller, void *local)
     return 0;
 }
 
+/* The epoll descriptor itself polls readable when it has events, the
+ * wake-up eventfd's included: a host loop waits on it. */
+static int ep_attach_host(void *ctx, void *poller, void *local, IoHandle *handle)
+{
+    (void)ctx;
+    (void)local;
+    EpollPoller *p = poller;
+    if (!handle) return VEX_EINVAL;
+    *handle = (IoHandle)p->epfd;
+    return 0;
+}
+
 static void ep_detach(void *ctx, void *poller, void *local)
 {
     (void)ctx;
@@ -250,6 +262,7 @@ void vx_linux_epoll_fill(VexPlatform *p)
     p->poller_open = ep_open;
     p->poller_close = ep_close;
     p->poller_attach = ep_attach;
+    p->poller_attach_host = ep_attach_host;
     p->poller_detach = ep_detach;
     p->poller_register = ep_register;
     p->poller_deregister = ep_deregister;

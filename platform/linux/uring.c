@@ -524,23 +524,20 @@ static void ur_close(void *ctx, void *poller)
     (void)poller; /* the probe ring is long closed; the rings went with detach */
 }
 
-static int ur_attach(void *ctx, void *poller, void *local)
+/* Creates and maps a ring in setup mode `mode` for l, with its wake-up. */
+static int attach_mode(UringLocal *l, uint32_t mode)
 {
-    (void)ctx;
-    UringPoller *up = poller;
-    UringLocal *l = local;
-    if (!l) return VEX_EINVAL;
     struct io_uring_params p;
     memset(&p, 0, sizeof p);
-    /* The mode the probe chose; the ring is created here because
+    /* The ring is created here, on the worker's thread, because
      * SINGLE_ISSUER binds it to the creating thread. */
-    p.flags = IORING_SETUP_CQSIZE | up->setup_flags;
+    p.flags = IORING_SETUP_CQSIZE | mode;
     p.cq_entries = CQ_ENTRIES;
     int fd = ring_create(SQ_ENTRIES, &p);
     if (fd < 0) return fd;
     l->ring_fd = l->enter_fd = fd;
     l->enter_flags = 0;
-    l->mode = up->setup_flags;
+    l->mode = mode;
     l->inflight = 0;
     int rc = map_rings(l, fd, &p);
     if (rc != 0) {
@@ -571,6 +568,34 @@ static int ur_attach(void *ctx, void *poller, void *local)
      * exchange in ur_wake. */
     atomic_store_explicit(&l->wake_open, 1, memory_order_release);
     return 0;
+}
+
+static int ur_attach(void *ctx, void *poller, void *local)
+{
+    (void)ctx;
+    UringPoller *up = poller;
+    UringLocal *l = local;
+    if (!l) return VEX_EINVAL;
+    return attach_mode(l, up->setup_flags); /* the mode the probe chose */
+}
+
+/* A ring a host loop waits on (vexrt/embed.h) must wake a poll() or
+ * epoll_wait() on its descriptor when completions come. Under DEFER_TASKRUN
+ * it never does (completion work waits for our own enter), so a hosted
+ * ring uses cooperative task work with the flag that tells when an enter is
+ * due (5.19), where the probe found the kernel new enough, else the
+ * default mode; its descriptor then polls readable with completions to
+ * reap. Hosts must retry their wait on EINTR: task work can interrupt it. */
+static int ur_attach_host(void *ctx, void *poller, void *local, IoHandle *handle)
+{
+    (void)ctx;
+    UringPoller *up = poller;
+    UringLocal *l = local;
+    if (!l || !handle) return VEX_EINVAL;
+    uint32_t mode = up->setup_flags ? IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG : 0;
+    int rc = attach_mode(l, mode);
+    if (rc == 0) *handle = (IoHandle)l->ring_fd;
+    return rc;
 }
 
 static void ur_detach(void *ctx, void *poller, void *local)
@@ -775,6 +800,7 @@ void vx_linux_uring_fill(VexPlatform *p)
     p->poller_open = ur_open;
     p->poller_close = ur_close;
     p->poller_attach = ur_attach;
+    p->poller_attach_host = ur_attach_host;
     p->poller_detach = ur_detach;
     p->poller_register = NULL;
     p->poller_deregister = NULL;

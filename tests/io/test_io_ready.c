@@ -4,6 +4,7 @@
  * timeout, cancellation of a task parked on I/O, one waiter per side, and
  * handle reuse after vex_io_forget. */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -241,8 +242,13 @@ IO_TEST(io_ready, bad_and_closed_handles, .timeout = 30)
     Runtime *rt = io_runtime(b, 2);
     int pp[2];
     io_pipe(pp);
-    close(pp[0]); /* closed before the await */
-    Bad neg = {.fd = -1}, never = {.fd = 900000}, closed = {.fd = pp[0]};
+    /* A closed number no new descriptor takes (the lowest free one goes
+     * first): worker 0's ring is made by runtime_run, after this. */
+    int gone = fcntl(pp[0], F_DUPFD_CLOEXEC, 1000);
+    cr_assert(gone >= 1000);
+    close(gone); /* closed before the await */
+    close(pp[0]);
+    Bad neg = {.fd = -1}, never = {.fd = 900000}, closed = {.fd = gone};
     CHECK_OK(runtime_spawn_global(rt, bad_waiter, &neg));
     CHECK_OK(runtime_spawn_global(rt, bad_waiter, &never));
     CHECK_OK(runtime_spawn_global(rt, bad_waiter, &closed));
