@@ -30,7 +30,7 @@ KQ_OBJS    := $(KQ_SRCS:%.c=$(KQ_BUILD)/obj/%.o)
 KQ_CFLAGS  := $(LIBCFLAGS) $(KQ_INC)
 KQ_MODELS  := $(wildcard tests/kqueue/*/*.h)
 KQ_SHIM    := $(if $(KQ_NATIVE),,$(KQ_BUILD)/obj/tests/kqueue/shim.o)
-KQ_IO_SRCS := tests/io/test_io_ops.c tests/io/test_io_ready.c tests/io/test_io_close.c
+KQ_IO_SRCS := tests/io/test_io_ops.c tests/io/test_io_ready.c tests/io/test_io_close.c tests/io/test_embed.c
 KQ_CONF    := tests/platform/conformance.c tests/platform/main.c tests/platform/fixture_posix.c
 KQ_CONF_CF := $(CSTD) $(WARN) $(OPT) -Iinclude -Itests/platform $(SANFLAGS)
 KQ_STAMP   := $(KQ_BUILD)/.flags-$(shell echo '$(CC) $(KQ_CFLAGS)' | md5sum | cut -c1-12)
