@@ -77,8 +77,10 @@ typedef struct {
 
 /* --- Runtime --- */
 
-/* Creates a runtime with num_workers worker threads (0 = one per CPU);
- * returns NULL if num_workers is negative or too large, or on failure. Any thread. */
+/* Creates a runtime with num_workers workers (0 = one per CPU) and starts
+ * num_workers - 1 threads for them: worker 0 is the thread that will call
+ * runtime_run (so runtime_create(1) starts none). Returns NULL if
+ * num_workers is negative or too large, or on failure. Any thread. */
 VEX_API Runtime *runtime_create(int num_workers);
 
 /* Frees the runtime; call before runtime_run or after it returned. NULL is a
@@ -91,8 +93,11 @@ VEX_API int runtime_destroy(Runtime *rt);
  * counted), VEX_ESHUTDOWN once shutdown started, VEX_ENOMEM if memory ran out. */
 VEX_API int runtime_spawn_global(Runtime *rt, coro_resume_func fn, void *data);
 
-/* Runs the workers and blocks until shutdown (explicit or automatic); returns
- * VEX_EBUSY if already running, VEX_ESHUTDOWN if it already ran. One thread. */
+/* Runs the runtime until shutdown (explicit or automatic), the calling
+ * thread being worker 0: tasks run on it too. Returns 0, VEX_EBUSY if
+ * already running (or driven by runtime_step, vexrt/embed.h), VEX_ESHUTDOWN
+ * if it already ran, or the error that kept this thread's poller state from
+ * being set up. One thread. */
 VEX_API int runtime_run(Runtime *rt);
 
 /* Requests shutdown: runtime_run returns once every worker finished the resume
