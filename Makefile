@@ -16,6 +16,7 @@
 # Variables: CC (gcc or clang), BUILD (output folder), OPT (optimisation flags).
 
 CC      ?= cc
+AR      ?= ar
 BUILD   ?= build
 OPT     ?= -O2 -g
 PREFIX  ?= /usr/local
@@ -81,6 +82,7 @@ $(BUILD)/obj/%.o: %.c $(BUILD)/obj/%.d $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(LIBCFLAGS) -MMD -MP -c $< -o $@
+	@touch $@ # clang writes the .d after the object: keep the object the newer
 
 $(LIB_DEPS): ;
 -include $(LIB_DEPS)
@@ -88,7 +90,7 @@ $(LIB_DEPS): ;
 $(BUILD)/libvexrt.a: $(LIB_OBJS)
 	@rm -f $@
 	@echo "  AR      $@"
-	$(Q)ar rcs $@ $^
+	$(Q)$(AR) rcs $@ $^
 
 $(BUILD)/libvexrt.so: $(LIB_OBJS)
 	@echo "  LD      $@"

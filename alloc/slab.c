@@ -93,7 +93,7 @@ int vx_slab_init(VxSlab *s, const VexAllocator *a, size_t obj_size, size_t keep,
     s->heaps = NULL;
     s->obj_size = (obj_size + 7) & ~(size_t)7;
     s->keep_words = (uint32_t)(keep / sizeof(void *));
-    if ((keep & 7) || s->obj_size / sizeof(void *) < s->keep_words + 2 ||
+    if (keep % sizeof(void *) || s->obj_size / sizeof(void *) < s->keep_words + 2 ||
         s->obj_size > VX_SLAB_PAGE / 8)
         return VEX_EINVAL;
     /* Words after the link carry entries; the block itself is one more

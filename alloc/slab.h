@@ -4,7 +4,7 @@
  * only at vx_slab_destroy, so object memory is type-stable for the pool's
  * life: a late, stale access to a freed task's state word (a wake carrying an
  * old generation) reads a valid word and is rejected by the generation check.
- * The first `keep` bytes of an object (a multiple of 8, chosen at init) are
+ * The first `keep` bytes of an object (a multiple of the pointer size, chosen at init) are
  * never written by the pool.
  *
  * Each owner (a worker, or the shared heap used under the caller's lock by
@@ -94,7 +94,7 @@ typedef struct VxSlab {
 } VxSlab;
 
 /* Prepares a pool of nheaps heaps for objects of obj_size bytes (at most
- * VX_SLAB_PAGE / 8) whose first keep bytes (a multiple of 8) the pool never
+ * VX_SLAB_PAGE / 8) whose first keep bytes (a multiple of the pointer size) the pool never
  * writes once handed out; obj_size must leave at least two more words.
  * Never-used objects are handed out zero-filled. Returns 0, VEX_EINVAL for a
  * bad geometry, or VEX_ENOMEM. Single thread. */

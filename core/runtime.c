@@ -182,9 +182,9 @@ int vx_runtime_new(const RuntimeConfig *cfg, Runtime **out)
         goto fail_nothreads;
     uint64_t now = vx_plat_now_ns(&sys);
     for (uint32_t i = 0; i < n; i++) init_worker(rt, &rt->workers[i], i, threads + tsz * i, now);
-    if (vx_slab_init(&rt->pools.tasks, &rt->sys.a, sizeof(VxTask), VX_TASK_KEEP, n + 1) ||
-        vx_slab_init(&rt->pools.timers, &rt->sys.a, sizeof(VxTimer), 0, n + 1) ||
-        vx_slab_init(&rt->pools.batches, &rt->sys.a, sizeof(VxBatch), 0, n + 1))
+    if ((rc = vx_slab_init(&rt->pools.tasks, &rt->sys.a, sizeof(VxTask), VX_TASK_KEEP, n + 1)) ||
+        (rc = vx_slab_init(&rt->pools.timers, &rt->sys.a, sizeof(VxTimer), 0, n + 1)) ||
+        (rc = vx_slab_init(&rt->pools.batches, &rt->sys.a, sizeof(VxBatch), 0, n + 1)))
         goto fail_nothreads;
     rc = vx_io_init(rt);
     if (rc) goto fail_nothreads;

@@ -348,7 +348,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t k = fz_u8(&in);
     size_t keep = (size_t)(k % 12) * 8 + ((k & 0x80) ? 4 : 0);
     size_t obj8 = (obj + 7) & ~(size_t)7;
-    bool valid = keep % 8 == 0 && obj8 / 8 >= keep / 8 + 2 && obj8 <= VX_SLAB_PAGE / 8;
+    const size_t W = sizeof(void *);
+    bool valid = keep % W == 0 && obj8 / W >= keep / W + 2 && obj8 <= VX_SLAB_PAGE / 8;
     M.ca.fail = (g & 0x40) && valid; /* the heap array's allocation fails */
     int rc = vx_slab_init(&M.s, &M.ca.vt, obj, keep, M.nheaps);
     if (!valid || M.ca.fail) {
