@@ -118,7 +118,7 @@ run: $(BUILD)/examples/showcase
 TEST_SRCS    := $(wildcard tests/api/*.c tests/core/*.c tests/alloc/*.c tests/io/*.c tests/fault/*.c)
 SUPPORT_SRCS := $(wildcard tests/support/*.c) platform/virtual/virtual.c
 TESTCFLAGS   := $(CSTD) $(WARN) -Wno-missing-prototypes $(OPT) $(INC) -Itests -D_GNU_SOURCE \
-                $(SANFLAGS)
+                $(SANFLAGS) -DVX_EXAMPLES_DIR='"$(BUILD)/examples"'
 
 criterion-deps:
 	@if [ ! -f /usr/include/criterion/criterion.h ]; then \
@@ -169,7 +169,7 @@ tsan:
 debug:
 	$(MAKE) BUILD=build/debug OPT="-O1 -g" EXTRA_CFLAGS=-DVX_DEBUG test
 
-tsan-run: $(BUILD)/tests/vexrt-tests-mini
+tsan-run: $(BUILD)/tests/vexrt-tests-mini $(EXAMPLES)
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 	  timeout --foreground -k 10 1200 $(BUILD)/tests/vexrt-tests-mini
 

@@ -12,19 +12,6 @@ void vx_lq_init(VxLocalQueue *q, uint32_t capacity)
     for (uint32_t i = 0; i < VX_LQ_MAX; i++) atomic_init(&q->buf[i], NULL);
 }
 
-bool vx_lq_push_owner(VxLocalQueue *q, void *p)
-{
-    /* acquire: pairs with the release CAS of a thief, whose reads of the
-     * slots it claimed then happen before we overwrite them. */
-    uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
-    uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed); /* we own it */
-    if (t - h > q->mask) return false;
-    atomic_store_explicit(&q->buf[t & q->mask], p, memory_order_relaxed);
-    /* release: publishes the slot; pairs with the acquire of tail in pop/steal. */
-    atomic_store_explicit(&q->tail, t + 1, memory_order_release);
-    return true;
-}
-
 uint32_t vx_lq_take_half_owner(VxLocalQueue *q, void **out)
 {
     uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);

@@ -27,8 +27,20 @@ typedef struct VxLocalQueue {
 /* Prepares an empty queue of capacity slots (a power of two, 2..VX_LQ_MAX). */
 void vx_lq_init(VxLocalQueue *q, uint32_t capacity);
 
-/* Appends p; returns false if the ring is full. Owner only. */
-bool vx_lq_push_owner(VxLocalQueue *q, void *p);
+/* Appends p; returns false if the ring is full. Owner only. Inline: it is
+ * on the path of every yield and wake. */
+VX_INLINE bool vx_lq_push_owner(VxLocalQueue *q, void *p)
+{
+    /* acquire: pairs with the release CAS of a thief, whose reads of the
+     * slots it claimed then happen before we overwrite them. */
+    uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+    uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed); /* we own it */
+    if (t - h > q->mask) return false;
+    atomic_store_explicit(&q->buf[t & q->mask], p, memory_order_relaxed);
+    /* release: publishes the slot; pairs with the acquire of tail in pop/steal. */
+    atomic_store_explicit(&q->tail, t + 1, memory_order_release);
+    return true;
+}
 
 /* Claims the oldest half of a full ring into out[] (room for capacity/2);
  * returns how many, or 0 if a thief made room meanwhile (push again). Owner only. */
@@ -36,6 +48,18 @@ uint32_t vx_lq_take_half_owner(VxLocalQueue *q, void **out);
 
 /* Removes the oldest entry; NULL if empty. Owner only. */
 void *vx_lq_pop_owner(VxLocalQueue *q);
+
+/* vx_lq_pop_owner for a ring no thief can reach (the only worker of a
+ * runtime): the owner is then head's only writer, so a plain store replaces
+ * the CAS, the costliest step of a yield on one worker. Owner only. */
+VX_INLINE void *vx_lq_pop_solo(VxLocalQueue *q)
+{
+    uint32_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
+    if (atomic_load_explicit(&q->tail, memory_order_relaxed) == h) return NULL;
+    void *p = atomic_load_explicit(&q->buf[h & q->mask], memory_order_relaxed);
+    atomic_store_explicit(&q->head, h + 1, memory_order_relaxed);
+    return p;
+}
 
 /* Moves half (rounded up) of victim's entries, but no more than half of dst's
  * capacity, into dst, which must be owned by the caller and at most half

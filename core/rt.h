@@ -118,12 +118,23 @@ typedef enum {
 void vx_sched_push(Runtime *rt, VxWorker *w, VxTask *t, VxPushHow how);
 /* Queues t on the global queue and wakes a sleeper if needed. Any thread. */
 void vx_sched_global_push(Runtime *rt, VxTask *t);
-/* Appends t to the back of w's ring (overflowing half of it to the global
- * queue when full). Owner. */
-void vx_rq_push_back(VxWorker *w, VxTask *t);
 /* Moves half of w's full ring q to the global queue, then queues t; the
  * slow path of a push. Owner. */
 void vx_rq_overflow(VxWorker *w, VxLocalQueue *q, VxTask *t);
+/* After a push by w that was not searching and not alone: wakes a sleeping
+ * sibling for a backlog (tuning.h). Owner. */
+void vx_rq_after_push(VxWorker *w);
+
+/* Appends t to the back of w's ring (overflowing half of it to the global
+ * queue when full). Owner. Inline: every yield comes through here. */
+VX_INLINE void vx_rq_push_back(VxWorker *w, VxTask *t)
+{
+    if (VX_UNLIKELY(!vx_lq_push_owner(&w->remote.q, t))) {
+        vx_rq_overflow(w, &w->remote.q, t);
+        return;
+    }
+    if (!w->own.searching && !w->own.solo) vx_rq_after_push(w);
+}
 /* Tasks queued in w's rings (a hint for other threads). */
 uint32_t vx_rq_queued(VxWorker *w);
 /* The small-backlog rule (tuning.h): wakes a sibling for a backlog that

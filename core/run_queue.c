@@ -15,9 +15,8 @@ VX_INLINE bool sibling_sleeps(Runtime *rt)
 
 uint32_t vx_rq_queued(VxWorker *w) { return vx_lq_len(&w->remote.q) + vx_lq_len(&w->remote.wq); }
 
-VX_INLINE void maybe_notify(VxWorker *w)
+void vx_rq_after_push(VxWorker *w)
 {
-    if (w->own.searching) return;
     uint32_t queued = vx_rq_queued(w);
     if (queued < VX_NOTIFY_BACKLOG || (queued < VX_IO_NOTIFY_BACKLOG && vx_io_active(w->rt))) return;
     if (sibling_sleeps(w->rt)) vx_idle_notify(w->rt);
@@ -70,18 +69,6 @@ VX_NOINLINE void vx_rq_overflow(VxWorker *w, VxLocalQueue *q, VxTask *t)
     }
 }
 
-/* Appends t to one of w's rings (w must be the calling worker). */
-VX_INLINE void push_to(VxWorker *w, VxLocalQueue *q, VxTask *t)
-{
-    if (VX_UNLIKELY(!vx_lq_push_owner(q, t))) {
-        vx_rq_overflow(w, q, t);
-        return;
-    }
-    maybe_notify(w);
-}
-
-void vx_rq_push_back(VxWorker *w, VxTask *t) { push_to(w, &w->remote.q, t); }
-
 void vx_sched_push(Runtime *rt, VxWorker *w, VxTask *t, VxPushHow how)
 {
     /* A task of another runtime is never pushed on w: the caller passes
@@ -104,7 +91,7 @@ void vx_sched_push(Runtime *rt, VxWorker *w, VxTask *t, VxPushHow how)
                 w->own.wake_spill = t;
             w->own.wake_spill_tail = t;
         }
-        maybe_notify(w);
+        if (!w->own.searching && !w->own.solo) vx_rq_after_push(w); /* solo: no sibling */
         return;
     }
     if (how == VX_PUSH_LIFO) {

@@ -107,6 +107,9 @@ static void init_worker(Runtime *rt, VxWorker *w, uint32_t id, void *thread, uin
     w->rt = rt;
     w->id = id;
     w->own.hb_to = UINT32_MAX; /* no hand-over yet */
+    w->own.solo = rt->nworkers == 1;
+    w->own.global_left = VX_GLOBAL_INTERVAL;
+    w->own.wake_left = VX_WAKE_FAIRNESS;
     w->own.rng = 0x9E3779B97F4A7C15ULL * (id + 1) ^ (uint64_t)(uintptr_t)w;
     if (!w->own.rng) w->own.rng = 1;
     w->own.ctx.rt = rt;

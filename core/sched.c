@@ -15,9 +15,8 @@
  * operation completed at once and it may be resumed again right away
  * (again_ok): an echo's send usually does, and the task's next resume then
  * costs no trip through the queues and the state word. */
-static bool after_resume(VxWorker *w, VxTask *t, CoroStatus st, bool again_ok)
+static VX_NOINLINE bool after_resume_slow(VxWorker *w, VxTask *t, CoroStatus st, bool again_ok)
 {
-    VX_ASSERT(w->own.ctx.task == t);
     WorkerContext *ctx = &w->own.ctx;
     /* The previous wait is over: release what it armed. */
     if (t->timer) vx_timer_release(w, t);
@@ -78,32 +77,137 @@ static bool after_resume(VxWorker *w, VxTask *t, CoroStatus st, bool again_ok)
     return false;
 }
 
-static void run_task(VxWorker *w, VxTask *t)
+/* A plain yield: the resume returned RUNNING or YIELDED and registered no
+ * await (ctx->reason being VX_WAKE_NONE and the task having no wait to
+ * release are checked by the caller). */
+VX_INLINE bool plain_yield(const WorkerContext *ctx, CoroStatus st)
 {
-    /* Queued exactly once per wait: a task taken from a queue is not parked. */
-    VX_ASSERT(!(atomic_load_explicit(&t->tok.state, memory_order_relaxed) & VX_TS_WAITING));
+    return (st == CORO_STATUS_YIELDED || st == CORO_STATUS_RUNNING) && !ctx->await_timer &&
+           ctx->await_kind == VX_WAIT_NONE && !ctx->await_failed;
+}
+
+/* after_resume's common case inline: a plain yield by a task that was not
+ * woken (no reason to clear, no wait to release) goes straight to the back
+ * of the ring. Returns true if the task may run again at once (see
+ * after_resume_slow); *plain says whether the common case was taken. */
+VX_INLINE bool after_resume(VxWorker *w, VxTask *t, CoroStatus st, bool again_ok, bool *plain)
+{
+    VX_ASSERT(w->own.ctx.task == t);
     WorkerContext *ctx = &w->own.ctx;
-    ctx->reason = (uint8_t)vx_ts_reason(atomic_load_explicit(&t->tok.state,
-                                                              memory_order_relaxed));
-    for (int budget = VX_IMMEDIATE_BUDGET;; ctx->reason = VX_WAKE_COMPLETED) {
-        ctx->await_timer = NULL;
-        ctx->await_kind = VX_WAIT_NONE;
-        ctx->await_src = NULL;
-        ctx->await_failed = 0;
+    if (VX_LIKELY(plain_yield(ctx, st) && ctx->reason == VX_WAKE_NONE && !t->timer &&
+                  t->wait_kind == VX_WAIT_NONE)) {
+        VX_STAT_INC(w, VX_ST_YIELDS);
+        vx_rq_push_back(w, t); /* a yield goes to the back, never to the LIFO slot */
+        *plain = true;
+        return false;
+    }
+    *plain = false;
+    if (st == CORO_STATUS_DONE && !ctx->await_timer && ctx->await_kind == VX_WAIT_NONE &&
+        !ctx->await_failed && !t->timer && t->wait_kind == VX_WAIT_NONE) {
+        vx_sched_task_done(w, t); /* finished with nothing armed: nothing to release */
+        return false;
+    }
+    bool again = after_resume_slow(w, t, st, again_ok);
+    /* Leave the await fields clear for the next resume (the fast path above
+     * only runs when they are). */
+    ctx->await_timer = NULL;
+    ctx->await_kind = VX_WAIT_NONE;
+    ctx->await_src = NULL;
+    ctx->await_failed = 0;
+    return again;
+}
+
+/* Resumes t, and again while its operations complete at once (at most
+ * budget resumes); reason is the first resume's. Returns true if t ended
+ * with a plain yield. */
+VX_INLINE bool run_task_from(VxWorker *w, VxTask *t, unsigned reason, int budget)
+{
+    WorkerContext *ctx = &w->own.ctx;
+    for (ctx->reason = (uint8_t)reason;; ctx->reason = VX_WAKE_COMPLETED) {
+        /* The await fields are clear here: after_resume leaves them so. */
+        VX_ASSERT(!ctx->await_timer && ctx->await_kind == VX_WAIT_NONE && !ctx->await_src &&
+                  !ctx->await_failed);
         if (t->wait_kind == VX_WAIT_OP || t->wait_kind == VX_WAIT_JOB) {
             /* Woken before its operation finished (a timeout, say): finish
              * or cancel it first; the task may have to wait again. */
-            unsigned reason;
-            if (vx_io_op_continue(w, t, &reason)) return;
-            ctx->reason = (uint8_t)reason;
+            unsigned why;
+            if (vx_io_op_continue(w, t, &why)) return false;
+            ctx->reason = (uint8_t)why;
         }
         ctx->task = t;
         VX_STAT_INC(w, VX_ST_RESUMES);
         CoroStatus st = t->fn(ctx, t->data);
-        bool again = after_resume(w, t, st, --budget > 0);
+        bool plain;
+        bool again = after_resume(w, t, st, --budget > 0, &plain);
         ctx->task = NULL;
-        if (!again) return;
+        if (!again) return plain;
     }
+}
+
+VX_INLINE bool run_task(VxWorker *w, VxTask *t)
+{
+    /* Queued exactly once per wait: a task taken from a queue is not parked. */
+    VX_ASSERT(!(atomic_load_explicit(&t->tok.state, memory_order_relaxed) & VX_TS_WAITING));
+    return run_task_from(w, t, vx_ts_reason(atomic_load_explicit(&t->tok.state,
+                                                                 memory_order_relaxed)),
+                         VX_IMMEDIATE_BUDGET);
+}
+
+/* The only worker's run of plain yields (yield_many's shape, or a game
+ * loop's tasks), after one: exactly what worker_loop and next_task would do
+ * task after task while only the ring has work (no LIFO task, no wake, no
+ * periodic turn due, no stop), with just the checks that can change the
+ * outcome made per task. A task that was woken, or whose resume does more
+ * than yield, leaves through the general path. */
+static VX_NOINLINE void solo_yields(VxWorker *w)
+{
+    Runtime *rt = w->rt;
+    WorkerContext *ctx = &w->own.ctx;
+    VxLocalQueue *q = &w->remote.q, *wq = &w->remote.wq;
+    /* Ticks that next_task would take before its periodic turn. Its
+     * fairness turn (the ring before the wake ring) changes nothing while
+     * the wake ring is empty, which is checked per task: the countdown just
+     * moves on, as next_task would move it. */
+    uint32_t left = w->own.global_left - 1;
+    uint32_t used = 0, yields = 0;
+    VX_ASSERT(ctx->reason == VX_WAKE_NONE && !ctx->task);
+    while (used < left) {
+        if (atomic_load_explicit(&w->remote.lifo, memory_order_relaxed) ||
+            atomic_load_explicit(&wq->head, memory_order_relaxed) !=
+                atomic_load_explicit(&wq->tail, memory_order_relaxed) ||
+            w->own.wake_spill || atomic_load_explicit(&rt->stopping, memory_order_relaxed))
+            break;
+        VxTask *t = (VxTask *)vx_lq_pop_solo(q);
+        if (!t) break;
+        used++;
+        w->own.lifo_runs = 0;
+        if (vx_ts_reason(atomic_load_explicit(&t->tok.state, memory_order_relaxed)) !=
+                VX_WAKE_NONE || t->timer || t->wait_kind != VX_WAIT_NONE) {
+            run_task(w, t);
+            break;
+        }
+        ctx->task = t;
+        CoroStatus st = t->fn(ctx, t->data);
+        if (VX_UNLIKELY(!plain_yield(ctx, st))) {
+            VX_STAT_INC(w, VX_ST_RESUMES);
+            bool plain;
+            bool again = after_resume(w, t, st, VX_IMMEDIATE_BUDGET > 1, &plain);
+            ctx->task = NULL;
+            if (again) run_task_from(w, t, VX_WAKE_COMPLETED, VX_IMMEDIATE_BUDGET - 1);
+            break;
+        }
+        yields++;
+        /* vx_rq_push_back without the sibling check: there is none. */
+        if (VX_UNLIKELY(!vx_lq_push_owner(q, t))) vx_rq_overflow(w, q, t);
+    }
+    ctx->task = NULL;
+    w->own.global_left -= used;
+    /* next_task's countdown after used ticks: down by one per tick, from 1
+     * back to VX_WAKE_FAIRNESS (used < VX_GLOBAL_INTERVAL <= 2 turns). */
+    _Static_assert(VX_GLOBAL_INTERVAL <= 2 * VX_WAKE_FAIRNESS, "one wrap of wake_left at most");
+    w->own.wake_left = (w->own.wake_left + 2 * VX_WAKE_FAIRNESS - 1 - used) % VX_WAKE_FAIRNESS + 1;
+    VX_STAT_ADD(w, VX_ST_RESUMES, yields);
+    VX_STAT_ADD(w, VX_ST_YIELDS, yields);
 }
 
 VX_INLINE bool has_timer_work(VxWorker *w)
@@ -145,44 +249,73 @@ static VX_NOINLINE void refill_wakes(VxWorker *w)
     w->own.wake_spill_tail = NULL;
 }
 
-static VxTask *next_task(VxWorker *w)
+/* Every VX_GLOBAL_INTERVAL ticks: timers and I/O (maintenance), then the
+ * global queue first, so that tasks that respawn each other cannot starve
+ * it (Go's schedtick % 61). Returns a task from it, or NULL. */
+static VX_NOINLINE VxTask *periodic(VxWorker *w)
 {
-    Runtime *rt = w->rt;
+    w->own.global_left = VX_GLOBAL_INTERVAL;
+    maintenance(w);
+    void *e = vx_gq_take(w->rt);
+    if (!e) return NULL;
+    size_t n;
+    /* Only up to half a ring: a full one would overflow again at the next
+     * push, and the tasks would go round in circles. */
+    return vx_gq_expand(w, e, vx_lq_capacity(&w->remote.q) / 2, &n);
+}
+
+/* The task in the LIFO slot, if it may run now: at most VX_MAX_LIFO_RUNS
+ * in a row, then it goes to the back of the ring, which gets a turn. */
+VX_INLINE VxTask *take_lifo(VxWorker *w)
+{
     VxTask *t;
-    if (VX_UNLIKELY(atomic_load_explicit(&w->remote.inbox_len, memory_order_relaxed))) vx_inbox_drain(w, w);
-    uint32_t tick = VX_LOAD_RELAXED(&w->remote.tick) + 1;
-    VX_STORE_RELAXED(&w->remote.tick, tick); /* a plain store: only we write it */
-    if (tick % VX_BACKLOG_CHECK == 0 && !w->own.searching && rt->nworkers > 1) vx_rq_check_backlog(w);
-    if (VX_UNLIKELY(tick % VX_GLOBAL_INTERVAL == 0)) {
-        maintenance(w);
-        /* Fairness: tasks that respawn each other cannot starve the global
-         * queue (Go's schedtick % 61). */
-        void *e = vx_gq_take(rt);
-        if (e) {
-            size_t n;
-            /* Only up to half a ring: a full one would overflow again at
-             * the next push, and the tasks would go round in circles. */
-            return vx_gq_expand(w, e, vx_lq_capacity(&w->remote.q) / 2, &n);
-        }
-    }
-    if (atomic_load_explicit(&w->remote.lifo, memory_order_relaxed)) {
+    if (w->own.solo) {
+        /* No sibling can rescue it: the slot is ours alone. */
+        t = atomic_load_explicit(&w->remote.lifo, memory_order_relaxed);
+        atomic_store_explicit(&w->remote.lifo, NULL, memory_order_relaxed);
+    } else {
         /* acquire: takes the task published by the exchange in vx_sched_push. */
         t = atomic_exchange_explicit(&w->remote.lifo, NULL, memory_order_acquire);
-        if (t) {
-            if (w->own.lifo_runs < VX_MAX_LIFO_RUNS) {
-                w->own.lifo_runs++;
-                return t;
-            }
-            /* Budget spent: to the back of the ring, which gets a turn. No
-             * wake-up: we are about to pop the ring ourselves. */
-            if (!vx_lq_push_owner(&w->remote.q, t)) vx_rq_overflow(w, &w->remote.q, t);
-        }
+        if (!t) return NULL; /* a rescuer took it */
     }
+    if (w->own.lifo_runs < VX_MAX_LIFO_RUNS) {
+        w->own.lifo_runs++;
+        return t;
+    }
+    /* No wake-up: we are about to pop the ring ourselves. */
+    if (!vx_lq_push_owner(&w->remote.q, t)) vx_rq_overflow(w, &w->remote.q, t);
+    return NULL;
+}
+
+VX_INLINE VxTask *next_task(VxWorker *w)
+{
+    VxTask *t;
+    bool solo = w->own.solo;
+    if (!solo) {
+        /* Hand-overs and a tick siblings watch: neither exists for the only
+         * worker. */
+        if (VX_UNLIKELY(atomic_load_explicit(&w->remote.inbox_len, memory_order_relaxed)))
+            vx_inbox_drain(w, w);
+        uint32_t tick = VX_LOAD_RELAXED(&w->remote.tick) + 1;
+        VX_STORE_RELAXED(&w->remote.tick, tick); /* a plain store: only we write it */
+        if (tick % VX_BACKLOG_CHECK == 0 && !w->own.searching) vx_rq_check_backlog(w);
+    }
+    if (VX_UNLIKELY(--w->own.global_left == 0) && (t = periodic(w))) return t;
+    if (atomic_load_explicit(&w->remote.lifo, memory_order_relaxed) && (t = take_lifo(w))) return t;
     w->own.lifo_runs = 0;
     /* Woken tasks first (their lateness counts), but every VX_WAKE_FAIRNESS-th
      * tick the ring goes first, so a stream of wake-ups cannot starve it. */
     if (VX_UNLIKELY(w->own.wake_spill != NULL)) refill_wakes(w);
-    if (tick % VX_WAKE_FAIRNESS != 0 && (t = (VxTask *)vx_lq_pop_owner(&w->remote.wq))) {
+    bool wakes_first = --w->own.wake_left != 0;
+    if (!wakes_first) w->own.wake_left = VX_WAKE_FAIRNESS;
+    if (solo) {
+        /* Nobody steals from the only worker: no CAS (else as below). */
+        if (wakes_first && (t = (VxTask *)vx_lq_pop_solo(&w->remote.wq))) return t;
+        t = (VxTask *)vx_lq_pop_solo(&w->remote.q);
+        if (!t) t = (VxTask *)vx_lq_pop_solo(&w->remote.wq);
+        return t ? t : vx_gq_pull(w);
+    }
+    if (wakes_first && (t = (VxTask *)vx_lq_pop_owner(&w->remote.wq))) {
         VX_PREFETCH_W(t);
         return t;
     }
@@ -249,7 +382,7 @@ static void worker_loop(VxWorker *w)
             /* Leaving the searching state: the last searcher to find work
              * wakes another, which ramps parallelism up one worker at a time. */
             if (w->own.searching && vx_idle_stop_search(rt, w)) vx_idle_notify(rt);
-            run_task(w, t);
+            if (run_task(w, t) && w->own.solo) solo_yields(w);
             continue;
         }
         if (run_timers(w)) continue;

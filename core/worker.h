@@ -115,6 +115,11 @@ typedef struct VxWorkerOwn {
     VX_ALIGNED WorkerContext ctx;
     VxTask *wake_spill, *wake_spill_tail; /* wakes beyond wq's room, in order */
     uint32_t lifo_runs;            /* consecutive resumes taken from the LIFO slot */
+    uint32_t global_left;          /* ticks until the global queue goes first (VX_GLOBAL_INTERVAL) */
+    uint32_t wake_left;            /* ticks until the ring goes before the wake ring
+                                    * (VX_WAKE_FAIRNESS); countdowns, not a division per tick */
+    bool solo;                     /* the runtime's only worker: no thief, no sibling to
+                                    * wake, so its queues skip the CAS and the checks */
     bool searching;                /* counted in the idle word's searching half */
     bool handed_back;              /* just gave its woken tasks to a sibling: sleep, do not steal */
     bool took_poller;              /* took a shared poller over from an awake worker */
