@@ -2,6 +2,12 @@
  * on libvexrt: tcp_echo (--mode echo) and http_plaintext (--mode http).
  *
  *   vexrt-server --port N --mode echo|http [--threads T] [--backend epoll|io_uring]
+ *                [--drive run|host]
+ *
+ * --drive host runs worker 0 the way a program with its own loop hosts the
+ * runtime (vexrt/embed.h): poll() on runtime_backend_handle with
+ * runtime_backend_timeout_ns, then runtime_step(rt, 0); the default is
+ * runtime_run. The two can then be compared (throughput, strace -c).
  *
  * Prints "READY <port>" once it accepts connections and runs until SIGTERM
  * (or SIGINT), which a task awaits through vex_signal_open. One task per
@@ -15,6 +21,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +31,7 @@
 
 #include "runtime.h"
 #include "vexrt/config.h"
+#include "vexrt/embed.h"
 #include "vexrt/io.h"
 #include "vexrt/task.h"
 
@@ -226,13 +234,34 @@ static CoroStatus stop_task_int(WorkerContext *ctx, void *data)
 static void usage(void)
 {
     fprintf(stderr, "usage: vexrt-server --port N --mode echo|http [--threads T] "
-                    "[--backend epoll|io_uring]\n");
+                    "[--backend epoll|io_uring] [--drive run|host]\n");
     exit(2);
+}
+
+/* A host's loop around the runtime: wait in poll() on the backend handle
+ * (or let runtime_step wait, where there is none) at most until the next
+ * timer, then run what is ready. */
+static void host_drive(Runtime *rt)
+{
+    IoHandle h;
+    bool pollable = runtime_backend_handle(rt, &h) == 0;
+    struct pollfd pfd = {.fd = (int)h, .events = POLLIN};
+    while (runtime_step(rt, 0) > 0) {
+        uint64_t ns = runtime_backend_timeout_ns(rt);
+        if (ns == 0) continue;
+        if (!pollable) {
+            runtime_step(rt, ns);
+            continue;
+        }
+        int ms = ns == VEX_WAIT_FOREVER ? -1 : (int)(ns / 1000000 + (ns % 1000000 != 0));
+        poll(&pfd, 1, ms);
+    }
 }
 
 int main(int argc, char **argv)
 {
     int port = 0, threads = 2, mode = -1;
+    bool host = false;
     const char *backend = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--port"))
@@ -241,6 +270,8 @@ int main(int argc, char **argv)
             threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--backend"))
             backend = argv[i + 1];
+        else if (!strcmp(argv[i], "--drive") && (!strcmp(argv[i + 1], "run") || !strcmp(argv[i + 1], "host")))
+            host = !strcmp(argv[i + 1], "host");
         else if (!strcmp(argv[i], "--mode"))
             mode = !strcmp(argv[i + 1], "echo") ? MODE_ECHO
                    : !strcmp(argv[i + 1], "http") ? MODE_HTTP
@@ -283,11 +314,15 @@ int main(int argc, char **argv)
     runtime_spawn_global(rt, stop_task, &st);
     runtime_spawn_global(rt, stop_task_int, &st);
     runtime_spawn_global(rt, acceptor_task, &acc);
-    fprintf(stderr, "vexrt-server: %s mode, %d workers, backend %s\n",
-            mode == MODE_ECHO ? "echo" : "http", threads, runtime_io_backend(rt));
+    fprintf(stderr, "vexrt-server: %s mode, %d workers, backend %s, %s\n",
+            mode == MODE_ECHO ? "echo" : "http", threads, runtime_io_backend(rt),
+            host ? "hosted (runtime_step)" : "runtime_run");
     printf("READY %d\n", ntohs(addr.sin_port));
     fflush(stdout);
-    runtime_run(rt);
+    if (host)
+        host_drive(rt);
+    else
+        runtime_run(rt);
     RuntimeStats rs;
     runtime_get_stats(rt, &rs);
     fprintf(stderr,

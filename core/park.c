@@ -291,6 +291,14 @@ void vx_park_worker(VxWorker *w, uint64_t max_ns)
 
 void vx_park_host_enter(VxWorker *w)
 {
+    /* Tasks of its own still queued (the step's budget ran out, or its last
+     * look at the poller woke some): the host's timeout is 0 and it calls
+     * again at once. Going idle would only make the guard below wake us
+     * through the poller: a system call to write the wake-up, another to
+     * drain it. */
+    if (vx_rq_queued(w) || atomic_load_explicit(&w->remote.lifo, memory_order_relaxed) ||
+        w->own.wake_spill)
+        return;
     if (!give_back_before_sleep(w)) return;
     uint32_t e = VX_PARK_EMPTY;
     /* seq_cst: as in poller_park, against wakers and hand-overs. A token

@@ -400,7 +400,10 @@ static void worker_loop(VxWorker *w)
 
 /* Runs what w has ready: tasks (its own, the global queue's, stolen ones),
  * due timers, and I/O that is ready now, until none is left or budget
- * resumes ran. True if it ran anything. */
+ * resumes ran. The poller is looked at again as long as a look finds
+ * something: that harvests what arrived while tasks ran without sending the
+ * host round its own poll first (the empty look that ends it is the one
+ * system call hosting adds per turn). True if it ran anything. */
 static bool run_ready(VxWorker *w, uint32_t budget)
 {
     Runtime *rt = w->rt;
@@ -411,7 +414,7 @@ static bool run_ready(VxWorker *w, uint32_t budget)
         if (!t) t = steal_work(w);
         if (t) {
             if (w->own.searching && vx_idle_stop_search(rt, w)) vx_idle_notify(rt);
-            run_task(w, t);
+            if (run_task(w, t) && w->own.solo) solo_yields(w);
             ran = true;
             continue;
         }
@@ -433,9 +436,12 @@ int vx_sched_step(VxWorker *w, uint64_t timeout_ns)
         vx_park_worker(w, timeout_ns);
         run_ready(w, VX_STEP_BUDGET);
     }
-    /* Operations the last resumes submitted go to the kernel now: the host
-     * is about to wait for their completions. */
-    vx_io_poll(w);
+    /* A per-worker poller may hold requests back until its next wait
+     * (io_uring: the operations the resumes started are SQEs until the next
+     * io_uring_enter): hand them to the kernel now, the host is about to
+     * wait for their completions. A shared poller applies requests at once
+     * (platform.h), so it is left alone: a look would cost a system call. */
+    if (vx_io_per_worker(rt)) vx_io_poll(w);
     if (atomic_load_explicit(&rt->stopping, memory_order_acquire)) return 0;
     vx_park_host_enter(w);
     return 1;

@@ -207,7 +207,12 @@ typedef struct VexPlatform {
      * loop makes (vexrt/embed.h): sets local up so that *handle becomes
      * readable whenever poller_wait on it would return events or a wake-up,
      * while nobody waits in poller_wait. Called on the worker's thread,
-     * instead of poller_attach. NULL: the runtime cannot be hosted by handle
+     * instead of poller_attach. Before the host waits on the handle, the
+     * core flushes a per-worker poller with a poller_wait of timeout 0 (it
+     * may hold requests back until a wait, as io_uring does; returning
+     * without a system call when nothing is held is expected); a shared
+     * poller must apply register, arm and cancel before they return, and is
+     * not called. NULL: the runtime cannot be hosted by handle
      * (runtime_backend_handle fails with VEX_ENOSYS, runtime_step still
      * works) and poller_attach is used. */
     int (*poller_attach_host)(void *ctx, void *poller, void *local, IoHandle *handle);

@@ -222,3 +222,42 @@ IO_TEST(embed, host_descriptors_served_while_tasks_are_busy, .timeout = 60)
     close(p[0]);
     close(p[1]);
 }
+
+/* --- A step that leaves work behind does not wake its own handle --- */
+
+static CoroStatus long_yielder(WorkerContext *ctx, void *data)
+{
+    (void)ctx;
+    int *left = data;
+    return --*left > 0 ? CORO_STATUS_YIELDED : CORO_STATUS_DONE;
+}
+
+#define BUSY_TASKS 2000
+
+/* More work than one step runs: the step returns with tasks queued and the
+ * timeout 0. The host is about to call again anyway, so the runtime must
+ * not also make its backend handle readable (a wake-up it would pay for
+ * twice: the write, and the drain in the next step). */
+IO_TEST(embed, a_step_that_leaves_work_does_not_wake_its_own_handle, .timeout = 60)
+{
+    Runtime *rt = io_runtime(b, 1);
+    IoHandle h;
+    CHECK_OK(runtime_backend_handle(rt, &h));
+    static int left[BUSY_TASKS];
+    for (int i = 0; i < BUSY_TASKS; i++) {
+        left[i] = 200;
+        CHECK_OK(runtime_spawn_global(rt, long_yielder, &left[i]));
+    }
+    CHECK_OK(runtime_enable_auto_shutdown(rt, true));
+    int steps = 0, more;
+    while ((more = runtime_step(rt, 0)) > 0) {
+        steps++;
+        if (runtime_backend_timeout_ns(rt) != 0) break; /* the tasks are done */
+        struct pollfd pfd = {(int)h, POLLIN, 0};
+        cr_assert(poll(&pfd, 1, 0) == 0, "step %d left the backend handle readable", steps);
+    }
+    cr_assert(steps > 1, "one step ran everything: the test needs more work");
+    host_loop(rt, -1, NULL, NULL);
+    for (int i = 0; i < BUSY_TASKS; i++) CHECK_INT(left[i], 0);
+    runtime_destroy(rt);
+}
