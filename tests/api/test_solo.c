@@ -3,12 +3,12 @@
  * siblings needs). It must do exactly what the general loop does: the
  * ring's FIFO order; a hand-off or a wake that comes up in the middle of a
  * run goes first; a stop from a task ends the run before another resume;
- * the global queue, timers and I/O keep their turns; every task is resumed
+ * the global queue, timers and I/O keep their turns (I/O: in
+ * tests/io/test_io_ready.c); every task is resumed
  * exactly as often as it asked; the counters are exact. With one worker
  * every order here is deterministic. */
 #include <stdatomic.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "support/support.h"
 #include "vexrt/notify.h"
@@ -206,32 +206,28 @@ Test(solo, every_task_is_resumed_as_often_as_it_asked_past_the_ring)
     runtime_destroy(rt);
 }
 
-/* The global queue, timers and I/O keep their turns while tasks yield
- * without end: each of these would hang (and the watchdog fail the test)
- * if a run of yields starved it. */
+/* The global queue and timers keep their turns while tasks yield without
+ * end: each would hang (and the watchdog fail the test) if a run of yields
+ * starved it. I/O: io_ready/one_worker_yielding_still_sees_readiness, on
+ * every backend. */
 typedef struct {
     Solo *s;
-    int fd;     /* a pipe's read end, or -1 for a timer */
     int step;
     unsigned reason;
     uint64_t due;
-} Source;
+} Sleeper;
 
-static CoroStatus source_task(WorkerContext *ctx, void *data)
+static CoroStatus sleeper_task(WorkerContext *ctx, void *data)
 {
-    Source *src = data;
-    if (src->step++ == 0) {
-        if (src->fd >= 0) {
-            CHECK_OK(worker_await_io(ctx, src->fd, EVENT_TYPE_READABLE));
-        } else {
-            src->due = worker_now_ns(ctx) + 2000000;
-            worker_await_after_ns(ctx, 2000000);
-        }
+    Sleeper *sl = data;
+    if (sl->step++ == 0) {
+        sl->due = worker_now_ns(ctx) + 2000000;
+        worker_await_after_ns(ctx, 2000000);
         return CORO_STATUS_YIELDED;
     }
-    src->reason = worker_wake_reason(ctx);
-    if (src->fd < 0) CHECK_GE(worker_now_ns(ctx), src->due);
-    atomic_store(&src->s->stop, 1);
+    sl->reason = worker_wake_reason(ctx);
+    CHECK_GE(worker_now_ns(ctx), sl->due);
+    atomic_store(&sl->s->stop, 1);
     return CORO_STATUS_DONE;
 }
 
@@ -250,16 +246,7 @@ static void *spawn_from_outside(void *arg)
     return NULL;
 }
 
-/* Writes a byte into the pipe whose write end arg points at, once the
- * yielders have run a while. */
-static void *write_later(void *arg)
-{
-    test_sleep_ms(20);
-    cr_assert(write(*(int *)arg, "x", 1) == 1);
-    return NULL;
-}
-
-Test(solo, the_global_queue_timers_and_io_are_not_starved_by_yields)
+Test(solo, the_global_queue_and_timers_are_not_starved_by_yields)
 {
     /* A spawn from another thread. */
     Solo *s = solo_new();
@@ -276,28 +263,11 @@ Test(solo, the_global_queue_timers_and_io_are_not_starved_by_yields)
     /* A timer. */
     s = solo_new();
     spawn_yielders(s, y, 3, -1);
-    Source tm = {s, -1, 0, 0, 0};
-    CHECK_OK(runtime_spawn_global(s->rt, source_task, &tm));
+    Sleeper tm = {s, 0, 0, 0};
+    CHECK_OK(runtime_spawn_global(s->rt, sleeper_task, &tm));
     CHECK_OK(runtime_enable_auto_shutdown(s->rt, true));
     CHECK_OK(runtime_run(s->rt));
     CHECK_INT(tm.reason, VEX_WAKE_TIMER);
-    runtime_destroy(s->rt);
-    free(s);
-
-    /* Readiness on a pipe written by another thread. */
-    s = solo_new();
-    int p[2];
-    cr_assert(pipe(p) == 0);
-    spawn_yielders(s, y, 3, -1);
-    Source io = {s, p[0], 0, 0, 0};
-    CHECK_OK(runtime_spawn_global(s->rt, source_task, &io));
-    cr_assert(pthread_create(&th, NULL, write_later, &p[1]) == 0);
-    CHECK_OK(runtime_enable_auto_shutdown(s->rt, true));
-    CHECK_OK(runtime_run(s->rt));
-    pthread_join(th, NULL);
-    CHECK_INT(io.reason, VEX_WAKE_READABLE);
-    close(p[0]);
-    close(p[1]);
     runtime_destroy(s->rt);
     free(s);
 }

@@ -686,3 +686,59 @@ IO_TEST(io_ready, fresh_handles_across_workers, .timeout = 120)
         close(peer[i]);
     }
 }
+
+/* --- A lone worker busy with yields still takes readiness --- */
+
+typedef struct {
+    int fd;
+    int step;
+    unsigned reason;
+    _Atomic int *stop;
+} PipeWaiter;
+
+static CoroStatus pipe_waiter(WorkerContext *ctx, void *data)
+{
+    PipeWaiter *p = data;
+    if (p->step++ == 0) {
+        CHECK_OK(worker_await_io(ctx, p->fd, EVENT_TYPE_READABLE));
+        return CORO_STATUS_YIELDED;
+    }
+    p->reason = worker_wake_reason(ctx);
+    atomic_store(p->stop, 1);
+    return CORO_STATUS_DONE;
+}
+
+static CoroStatus yield_until(WorkerContext *ctx, void *data)
+{
+    (void)ctx;
+    return atomic_load((_Atomic int *)data) ? CORO_STATUS_DONE : CORO_STATUS_YIELDED;
+}
+
+static void *write_later(void *arg)
+{
+    test_sleep_ms(20);
+    cr_assert(write(*(int *)arg, "x", 1) == 1);
+    return NULL;
+}
+
+/* The only worker runs plain yields back to back (sched.c, solo_yields);
+ * the poller must still get its turn, or this hangs until the watchdog. */
+IO_TEST(io_ready, one_worker_yielding_still_sees_readiness, .timeout = 30)
+{
+    Runtime *rt = io_runtime(b, 1);
+    int p[2];
+    io_pipe(p);
+    _Atomic int stop = 0;
+    PipeWaiter w = {p[0], 0, 0, &stop};
+    CHECK_OK(runtime_spawn_global(rt, pipe_waiter, &w));
+    for (int i = 0; i < 3; i++) CHECK_OK(runtime_spawn_global(rt, yield_until, &stop));
+    pthread_t th;
+    cr_assert(pthread_create(&th, NULL, write_later, &p[1]) == 0);
+    CHECK_OK(runtime_enable_auto_shutdown(rt, true));
+    CHECK_OK(runtime_run(rt));
+    pthread_join(th, NULL);
+    CHECK_INT(w.reason, VEX_WAKE_READABLE);
+    close(p[0]);
+    close(p[1]);
+    runtime_destroy(rt);
+}
