@@ -155,7 +155,9 @@ static void *cancel_later(void *arg)
 IO_TEST(embed, cancellation_from_another_thread_wakes_the_host, .timeout = 30)
 {
     Runtime *rt = io_runtime(b, 1);
-    Victim v = {0};
+    Victim v;
+    memset(&v, 0, sizeof v);
+    atomic_init(&v.tok, NULL);
     CHECK_OK(runtime_spawn_global(rt, victim, &v));
     CHECK_OK(runtime_enable_auto_shutdown(rt, true));
     pthread_t th;
