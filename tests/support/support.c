@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 /* --- Misc --- */
 
@@ -27,20 +28,48 @@ void test_sleep_ms(unsigned ms)
     while (nanosleep(&ts, &ts) != 0) {}
 }
 
-static void *nothing(void *arg) { return arg; }
+/* Records its kernel thread id, for the warm-up below. */
+static void *note_tid(void *arg)
+{
+    *(long *)arg = (long)gettid();
+    return NULL;
+}
+
+/* Threads listed in /proc/self/task now. */
+static int count_once(void);
 
 int test_thread_count(void)
 {
     /* Sanitizer runtimes start a helper thread with the first thread the
      * process creates: create (and join) one first so it is counted in both
-     * the "before" and "after" readings. */
+     * the "before" and "after" readings. A joined thread can stay listed
+     * for a moment after pthread_join returns (the kernel wakes the joiner
+     * before it unlists the thread): wait until it is gone. */
     static int warmed;
     if (!warmed) {
         pthread_t th;
-        pthread_create(&th, NULL, nothing, NULL);
+        long tid = 0;
+        pthread_create(&th, NULL, note_tid, &tid);
         pthread_join(th, NULL);
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/task/%ld", tid);
+        for (int i = 0; i < 1000 && access(path, F_OK) == 0; i++) test_sleep_ms(1);
         warmed = 1;
     }
+    /* The same for threads a runtime just joined: the reading that counts
+     * is one that holds for a few milliseconds (at most about a second). */
+    int n = count_once();
+    for (int i = 0, same = 0; i < 1000 && same < 3; i++) {
+        test_sleep_ms(1);
+        int m = count_once();
+        same = m == n ? same + 1 : 0;
+        n = m;
+    }
+    return n;
+}
+
+static int count_once(void)
+{
     DIR *d = opendir("/proc/self/task");
     if (!d) return -1;
     int n = 0;
