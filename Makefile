@@ -120,17 +120,26 @@ SUPPORT_SRCS := $(wildcard tests/support/*.c) platform/virtual/virtual.c
 TESTCFLAGS   := $(CSTD) $(WARN) -Wno-missing-prototypes $(OPT) $(INC) -Itests -D_GNU_SOURCE \
                 $(SANFLAGS) -DVX_EXAMPLES_DIR='"$(BUILD)/examples"'
 
+# $(call apt_install,WHO): a shell fragment that installs the Debian packages
+# named in the shell variable `missing` (apt-get, when running as root) or
+# prints the exact command and fails; WHO says what needs them. Every
+# *-deps target uses it.
+define apt_install
+if [ -n "$$missing" ]; then \
+  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+    echo "$(1) needs:$$missing: installing"; \
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+  else \
+    echo "$(1) needs:$$missing. Install with:  sudo apt-get install -y$$missing"; \
+    exit 1; \
+  fi; \
+fi
+endef
+
 criterion-deps:
-	@if [ ! -f /usr/include/criterion/criterion.h ]; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "Criterion is missing: installing libcriterion-dev"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libcriterion-dev >/dev/null; \
-	  else \
-	    echo "Criterion is missing. Install it with:  sudo apt-get install -y libcriterion-dev"; \
-	    exit 1; \
-	  fi; \
-	fi
+	@missing=""; [ -f /usr/include/criterion/criterion.h ] || missing=" libcriterion-dev"; \
+	$(call apt_install,The test suite (Criterion))
 
 # Criterion build: every test file and the support code in one binary.
 $(BUILD)/tests/vexrt-tests: $(TEST_SRCS) $(SUPPORT_SRCS) $(BUILD)/libvexrt.a $(wildcard tests/*/*.h)

@@ -11,16 +11,8 @@ VG_CFLAGS  := $(CSTD) $(WARN) -O1 -g -Iinclude -D_GNU_SOURCE
 .PHONY: valgrind valgrind-deps
 
 valgrind-deps:
-	@if ! command -v valgrind >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "valgrind is missing: installing it"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; \
-	  else \
-	    echo "valgrind is missing. Install it with:  sudo apt-get install -y valgrind"; \
-	    exit 1; \
-	  fi; \
-	fi
+	@missing=""; command -v valgrind >/dev/null || missing=" valgrind"; \
+	$(call apt_install,make valgrind)
 
 $(BUILD)/tests/vg_check: tests/valgrind/vg_check.c $(BUILD)/libvexrt.a $(HEADERS)
 	@mkdir -p $(dir $@)

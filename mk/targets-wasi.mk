@@ -27,16 +27,7 @@ wasi-deps:
 	command -v clang-14 >/dev/null 2>&1 || missing="$$missing clang-14"; \
 	command -v llvm-ar-14 >/dev/null 2>&1 || missing="$$missing llvm-14"; \
 	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "Installing:$$missing"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
-	  else \
-	    echo "The WASI build needs:$$missing. Install with:  sudo apt-get install -y$$missing"; \
-	    exit 1; \
-	  fi; \
-	fi
+	$(call apt_install,The WASI build)
 
 wasi: wasi-deps
 	@$(MAKE) --no-print-directory PLATFORM=wasi CC="$(WASI_CC)" AR=$(WASI_AR) BUILD=$(WASI_BUILD) lib

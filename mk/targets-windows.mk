@@ -28,16 +28,7 @@ windows-deps:
 	@missing=""; \
 	command -v $(WIN_CC) >/dev/null 2>&1 || missing=" gcc-mingw-w64-x86-64"; \
 	{ command -v wine >/dev/null 2>&1 || command -v wine64 >/dev/null 2>&1; } || missing="$$missing wine64"; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "Installing:$$missing"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
-	  else \
-	    echo "The Windows tests need:$$missing. Install with:  sudo apt-get install -y$$missing"; \
-	    exit 1; \
-	  fi; \
-	fi
+	$(call apt_install,The Windows tests)
 
 # Runs one Windows program under Wine: $(1) the program, $(2) its log.
 define win_run
