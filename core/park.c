@@ -9,27 +9,45 @@
  * No OS calls but through plat.h. */
 #include "rt.h"
 
-/* Sleeps on the worker's parker for at most timeout_ns. Returns true if
- * another thread unparked us (the token is consumed). */
-static bool parker_park(VxWorker *w, uint64_t timeout_ns)
+/* The start of a sleep in state `to` (SLEEPING on the parker, POLLING in
+ * the poller): false if the worker must stay awake, because a wake-up token
+ * came first (consumed here) or a sibling has handed it tasks. */
+static bool park_begin(VxWorker *w, uint32_t to)
 {
     uint32_t e = VX_PARK_NOTIFIED;
     /* acquire: pairs with the release exchange in vx_sched_unpark_worker. */
     if (atomic_compare_exchange_strong_explicit(&w->remote.park_state, &e, VX_PARK_EMPTY,
                                                 memory_order_acquire, memory_order_relaxed))
-        return true;
+        return false;
     e = VX_PARK_EMPTY;
-    /* seq_cst: against a sibling handing us tasks (inbox_put). */
-    if (!atomic_compare_exchange_strong_explicit(&w->remote.park_state, &e, VX_PARK_SLEEPING,
+    /* seq_cst: against a sibling handing us tasks (inbox_put), and against
+     * workers that queue a cancellation for us and then look whether we are
+     * POLLING (io_cancel.c, vx_cancel_kick). */
+    if (!atomic_compare_exchange_strong_explicit(&w->remote.park_state, &e, to,
                                                  memory_order_seq_cst, memory_order_relaxed) ||
         vx_inbox_pending(w)) {
         atomic_exchange_explicit(&w->remote.park_state, VX_PARK_EMPTY, memory_order_acquire);
-        return true;
+        return false;
     }
     VX_STAT_INC(w, VX_ST_PARKS);
-    vx_plat_park(&w->rt->sys, &w->remote.park_state, VX_PARK_SLEEPING, timeout_ns);
+    return true;
+}
+
+/* The end of a sleep: true if another thread unparked us (the token is
+ * consumed). */
+static bool park_end(VxWorker *w)
+{
     return atomic_exchange_explicit(&w->remote.park_state, VX_PARK_EMPTY, memory_order_acquire) ==
            VX_PARK_NOTIFIED;
+}
+
+/* Sleeps on the worker's parker for at most timeout_ns. Returns true if
+ * another thread unparked us (the token is consumed). */
+static bool parker_park(VxWorker *w, uint64_t timeout_ns)
+{
+    if (!park_begin(w, VX_PARK_SLEEPING)) return true;
+    vx_plat_park(&w->rt->sys, &w->remote.park_state, VX_PARK_SLEEPING, timeout_ns);
+    return park_end(w);
 }
 
 /* Sleeps in the poller instead (the worker can wait there): like
@@ -38,24 +56,10 @@ static bool parker_park(VxWorker *w, uint64_t timeout_ns)
  * yet dispatched: the caller leaves the idle set first). */
 static bool poller_park(VxWorker *w, uint64_t timeout_ns, uint32_t *events)
 {
-    uint32_t e = VX_PARK_NOTIFIED;
     *events = 0;
-    if (atomic_compare_exchange_strong_explicit(&w->remote.park_state, &e, VX_PARK_EMPTY,
-                                                memory_order_acquire, memory_order_relaxed))
-        return true;
-    e = VX_PARK_EMPTY;
-    /* seq_cst: against workers that queue a cancellation for us and then
-     * look whether we are POLLING (io.c, cancels_kick), or hand us tasks. */
-    if (!atomic_compare_exchange_strong_explicit(&w->remote.park_state, &e, VX_PARK_POLLING,
-                                                 memory_order_seq_cst, memory_order_relaxed) ||
-        vx_inbox_pending(w)) {
-        atomic_exchange_explicit(&w->remote.park_state, VX_PARK_EMPTY, memory_order_acquire);
-        return true;
-    }
-    VX_STAT_INC(w, VX_ST_PARKS);
+    if (!park_begin(w, VX_PARK_POLLING)) return true;
     *events = vx_io_collect(w, timeout_ns);
-    return atomic_exchange_explicit(&w->remote.park_state, VX_PARK_EMPTY, memory_order_acquire) ==
-           VX_PARK_NOTIFIED;
+    return park_end(w);
 }
 
 void vx_sched_unpark_worker(Runtime *rt, VxWorker *w)
